@@ -1,0 +1,65 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// The folder tree is the architecture: see docs/architecture.md.
+let package = Package(
+    name: "Postern",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "postern", targets: ["PosternCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // C libraries, imported through their real headers.
+        .systemLibrary(
+            name: "CMariaDB", pkgConfig: "libmariadb",
+            providers: [.apt(["libmariadb-dev"])]),
+        .systemLibrary(
+            name: "CGPGME", pkgConfig: "gpgme",
+            providers: [.apt(["libgpgme-dev"])]),
+
+        // Pure mail values: addresses, later headers, SRS, DKIM.
+        .target(name: "MailCore"),
+        // The YAML configuration of a node, with environment overrides and validation.
+        .target(
+            name: "PosternConfig",
+            dependencies: ["Storage", "Yams"]),
+        // MariaDB client over Connector/C: connections, pool, prepared statements, migrations.
+        .target(
+            name: "Storage",
+            dependencies: [
+                "CMariaDB", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+        // The product's records: users, recipients, API tokens.
+        .target(
+            name: "Directory",
+            dependencies: ["Storage", "MailCore", .product(name: "Crypto", package: "swift-crypto")]),
+        // GPGME wrapper (encryption arrives with the OpenPGP issue).
+        .target(name: "OpenPGP", dependencies: ["CGPGME"]),
+        // The `postern` executable: argument parsing and wiring only.
+        .executableTarget(
+            name: "PosternCLI",
+            dependencies: [
+                "PosternConfig", "Storage", "Directory", "OpenPGP", "MailCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+
+        // Shared by the test targets: a throwaway MariaDB server and helpers to run `postern`.
+        .target(name: "TestSupport", dependencies: ["Storage"], path: "Tests/TestSupport"),
+        .testTarget(name: "MailCoreTests", dependencies: ["MailCore"]),
+        .testTarget(name: "PosternConfigTests", dependencies: ["PosternConfig"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
+        .testTarget(name: "DirectoryTests", dependencies: ["Directory", "Storage", "TestSupport"]),
+        .testTarget(name: "OpenPGPTests", dependencies: ["OpenPGP"]),
+        .testTarget(name: "PosternCLITests", dependencies: ["TestSupport", "Storage"]),
+    ]
+)

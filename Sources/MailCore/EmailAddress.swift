@@ -1,0 +1,84 @@
+/// A mailbox as SMTP carries it in MAIL FROM and RCPT TO (RFC 5321 §4.1.2): `local@domain`.
+///
+/// The local part keeps its case (it belongs to the receiving system); the domain is lower-cased.
+/// UTF-8 in either part is accepted (RFC 6531), so callers decide whether SMTPUTF8 is needed.
+public struct EmailAddress: Sendable, Hashable, CustomStringConvertible {
+    public let localPart: String
+    public let domain: String
+
+    public enum ParseError: Error, Equatable, CustomStringConvertible {
+        case missingAt
+        case emptyLocalPart
+        case invalidLocalPart
+        case localPartTooLong
+        case invalidDomain
+        case tooLong
+
+        public var description: String {
+            switch self {
+            case .missingAt: "an address needs local@domain"
+            case .emptyLocalPart: "the part before @ is empty"
+            case .invalidLocalPart: "the part before @ holds characters an address may not have"
+            case .localPartTooLong: "the part before @ is longer than 64 octets"
+            case .invalidDomain: "the part after @ is not a domain name"
+            case .tooLong: "the address is longer than 254 octets"
+            }
+        }
+    }
+
+    public init(localPart: String, domain: String) {
+        self.localPart = localPart
+        self.domain = domain.lowercased()
+    }
+
+    public init(parsing text: String) throws(ParseError) {
+        guard let at = text.lastIndex(of: "@") else { throw .missingAt }
+        let local = String(text[..<at])
+        let domain = String(text[text.index(after: at)...])
+        guard !local.isEmpty else { throw .emptyLocalPart }
+        guard text.utf8.count <= 254 else { throw .tooLong }
+        guard local.utf8.count <= 64 else { throw .localPartTooLong }
+        guard Self.isValidLocalPart(local) else { throw .invalidLocalPart }
+        guard Self.isValidDomain(domain) else { throw .invalidDomain }
+        self.init(localPart: local, domain: domain)
+    }
+
+    public var description: String { "\(localPart)@\(domain)" }
+
+    /// Dot-atom (atext runs separated by single dots), or a quoted string without CR/LF.
+    static func isValidLocalPart(_ local: String) -> Bool {
+        if local.hasPrefix("\""), local.hasSuffix("\""), local.count >= 2 {
+            let inner = local.dropFirst().dropLast()
+            var escaped = false
+            for c in inner.unicodeScalars {
+                if escaped { escaped = false; continue }
+                if c == "\\" { escaped = true; continue }
+                if c == "\"" || c == "\r" || c == "\n" || c.value < 0x20 || c.value == 0x7f { return false }
+            }
+            return !escaped
+        }
+        let atoms = local.split(separator: ".", omittingEmptySubsequences: false)
+        return atoms.allSatisfy { atom in !atom.isEmpty && atom.unicodeScalars.allSatisfy(isAtext) }
+    }
+
+    /// RFC 5322 atext, plus any non-ASCII scalar (RFC 6532 UTF8-non-ascii).
+    static func isAtext(_ c: Unicode.Scalar) -> Bool {
+        if c.value >= 0x80 { return true }
+        if ("0"..."9").contains(c) || ("a"..."z").contains(c) || ("A"..."Z").contains(c) { return true }
+        return "!#$%&'*+-/=?^_`{|}~".unicodeScalars.contains(c)
+    }
+
+    /// Dot-separated labels of letters, digits and hyphens (non-ASCII letters allowed for IDN),
+    /// or an address literal in brackets.
+    static func isValidDomain(_ domain: String) -> Bool {
+        if domain.hasPrefix("["), domain.hasSuffix("]") { return domain.count > 2 }
+        guard !domain.isEmpty, domain.utf8.count <= 253, domain.contains(".") || domain == "localhost" else {
+            return false
+        }
+        return domain.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { label in
+            !label.isEmpty && label.utf8.count <= 63 && !label.hasPrefix("-") && !label.hasSuffix("-")
+                && label.unicodeScalars.allSatisfy { $0.value >= 0x80 || $0.properties.isAlphabetic
+                    || ("0"..."9").contains($0) || $0 == "-" }
+        }
+    }
+}

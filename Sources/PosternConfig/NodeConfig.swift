@@ -1,0 +1,129 @@
+import Storage
+
+/// The validated configuration of one node (SPEC §2). Built only by `ConfigLoader`.
+public struct NodeConfig: Sendable {
+    public struct Node: Sendable {
+        public var name: String
+        /// The name this node gives in its SMTP greeting and Received lines.
+        public var hostname: String
+    }
+
+    public struct Database: Sendable {
+        public var url: DatabaseURL
+        public var poolSize: Int
+        public var connectTimeout: Duration
+        public var statementTimeout: Duration
+
+        public var connectionOptions: ConnectionOptions {
+            ConnectionOptions(
+                url: url, connectTimeout: UInt32(max(1, connectTimeout.components.seconds)),
+                statementTimeout: UInt32(max(1, statementTimeout.components.seconds)))
+        }
+    }
+
+    public struct SMTP: Sendable {
+        public var listen: Endpoint
+        public var maxMessageSize: Int
+        public var tlsCertificate: String?
+        public var tlsKey: String?
+    }
+
+    public struct Delivery: Sendable {
+        /// The smart host every message goes to; nil means MX lookup.
+        public var relayHost: Endpoint?
+        public var firstRetry: Duration
+        public var maxRetryInterval: Duration
+        public var maxLifetime: Duration
+    }
+
+    public struct Domains: Sendable {
+        public var root: String
+        public var shared: [String]
+    }
+
+    public struct SRS: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+        public var domain: String
+        /// The first signs; all of them verify.
+        public var secrets: [String]
+
+        /// Secrets never reach logs, even through a debug dump of the configuration.
+        public var description: String { "SRS(domain: \(domain), secrets: \(secrets.count) redacted)" }
+        public var debugDescription: String { description }
+    }
+
+    public struct DKIM: Sendable {
+        public var selector: String
+        public var keysDirectory: String
+    }
+
+    public struct Cluster: Sendable {
+        public var heartbeatInterval: Duration
+        public var leaseTimeout: Duration
+        public var autoFailover: Bool
+    }
+
+    public var node: Node
+    public var database: Database
+    public var smtp: SMTP
+    public var delivery: Delivery
+    public var spoolPath: String
+    public var apiListen: Endpoint
+    public var domains: Domains
+    public var srs: SRS
+    public var dkim: DKIM
+    public var dnsResolver: Endpoint
+    public var cluster: Cluster
+
+    init(_ v: ConfigValues) {
+        // Required keys were checked by the loader; the fallbacks below are never used.
+        let name = v.text("node.name") ?? "node"
+        let root = v.text("domains.root") ?? "invalid"
+        var url = DatabaseURL(user: "", password: nil, host: "localhost", database: "postern")
+        if case .database(let given) = v.value("database.url") { url = given }
+        node = Node(name: name, hostname: v.text("node.hostname") ?? name)
+        database = Database(
+            url: url, poolSize: v.number("database.pool_size") ?? 10,
+            connectTimeout: v.duration("database.connect_timeout") ?? .seconds(5),
+            statementTimeout: v.duration("database.statement_timeout") ?? .seconds(30))
+        smtp = SMTP(
+            listen: v.endpoint("smtp.listen") ?? Endpoint(host: "0.0.0.0", port: 25),
+            maxMessageSize: v.number("smtp.max_message_size") ?? 26_214_400,
+            tlsCertificate: v.text("smtp.tls_certificate"), tlsKey: v.text("smtp.tls_key"))
+        delivery = Delivery(
+            relayHost: v.endpoint("delivery.relay_host"),
+            firstRetry: v.duration("delivery.first_retry") ?? .seconds(300),
+            maxRetryInterval: v.duration("delivery.max_retry_interval") ?? .seconds(4000),
+            maxLifetime: v.duration("delivery.max_lifetime") ?? .seconds(432_000))
+        spoolPath = v.text("spool.path") ?? "/var/spool/postern"
+        apiListen = v.endpoint("api.listen") ?? Endpoint(host: "127.0.0.1", port: 8080)
+        domains = Domains(root: root, shared: v.list("domains.shared") ?? [root])
+        srs = SRS(domain: v.text("srs.domain") ?? root, secrets: v.list("srs.secrets") ?? [])
+        dkim = DKIM(selector: v.text("dkim.selector") ?? "s1", keysDirectory: v.text("dkim.keys_dir") ?? "/etc/postern/dkim")
+        dnsResolver = v.endpoint("dns.resolver") ?? Endpoint(host: "127.0.0.1", port: 53)
+        cluster = Cluster(
+            heartbeatInterval: v.duration("cluster.heartbeat_interval") ?? .seconds(5),
+            leaseTimeout: v.duration("cluster.lease_timeout") ?? .seconds(30),
+            autoFailover: v.flag("cluster.auto_failover") ?? true)
+    }
+
+    /// Rules that involve more than one key.
+    func crossKeyProblems() -> [ConfigProblem] {
+        var problems: [ConfigProblem] = []
+        if (smtp.tlsCertificate == nil) != (smtp.tlsKey == nil) {
+            let missing = smtp.tlsCertificate == nil ? "smtp.tls_certificate" : "smtp.tls_key"
+            problems.append(ConfigProblem(key: missing, message: "is required when the other TLS file is set"))
+        }
+        if cluster.leaseTimeout <= cluster.heartbeatInterval * 2 {
+            problems.append(ConfigProblem(
+                key: "cluster.lease_timeout", message: "must be more than twice cluster.heartbeat_interval"))
+        }
+        if delivery.maxRetryInterval < delivery.firstRetry {
+            problems.append(ConfigProblem(
+                key: "delivery.max_retry_interval", message: "must not be shorter than delivery.first_retry"))
+        }
+        if smtp.listen == apiListen {
+            problems.append(ConfigProblem(key: "api.listen", message: "is the same address as smtp.listen"))
+        }
+        return problems
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import Storage
+
+/// A private MariaDB server for one test run: initialised in a temporary folder, listening on a
+/// unix socket and a free loopback port. A watchdog shell stops it and removes its folder as soon
+/// as the test process is gone, however the process ends.
+public struct ThrowawayMariaDB: Sendable {
+    public let directory: String
+    public let socketPath: String
+    public let port: UInt16
+
+    public struct Missing: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    static func start() async throws -> ThrowawayMariaDB {
+        let installer = try locate("mariadb-install-db")
+        let server = try locate("mariadbd")
+        let directory = NSTemporaryDirectory() + "postern-test-mariadb-\(getpid())"
+        try? FileManager.default.removeItem(atPath: directory)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let install = try run(installer, [
+            "--no-defaults", "--datadir=\(directory)/data", "--user=root",
+            "--auth-root-authentication-method=normal", "--skip-test-db",
+        ])
+        guard install == 0 else {
+            throw Missing(description: "mariadb-install-db failed (exit \(install)) in \(directory)")
+        }
+        let port = try FreePort.find()
+        let socket = "\(directory)/sock"
+        let serverCommand = [
+            server, "--no-defaults", "--datadir=\(directory)/data", "--socket=\(socket)", "--port=\(port)",
+            "--bind-address=127.0.0.1", "--user=root", "--pid-file=\(directory)/pid",
+            "--log-error=\(directory)/err.log", "--skip-name-resolve", "--innodb-buffer-pool-size=64M",
+            "--innodb-flush-log-at-trx-commit=2", "--max-connections=500",
+        ].map(shellQuoted).joined(separator: " ")
+        let watchdog = """
+            \(serverCommand) & child=$!
+            while kill -0 \(getpid()) 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 0.5; done
+            kill $child 2>/dev/null; wait $child; rm -rf \(shellQuoted(directory))
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", watchdog]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let database = ThrowawayMariaDB(directory: directory, socketPath: socket, port: port)
+        try await database.waitUntilReady()
+        return database
+    }
+
+    /// The superuser over the unix socket.
+    public var rootURL: DatabaseURL {
+        DatabaseURL(user: "root", password: nil, host: "localhost", database: "mysql", socketPath: socketPath)
+    }
+
+    private func waitUntilReady() async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        var lastError: any Error = Missing(description: "mariadbd did not start")
+        while ContinuousClock.now < deadline {
+            do {
+                let connection = try await MariaDBConnection.connect(ConnectionOptions(url: rootURL, connectTimeout: 2))
+                await connection.close()
+                return
+            } catch {
+                lastError = error
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        let log = (try? String(contentsOfFile: "\(directory)/err.log", encoding: .utf8)) ?? ""
+        throw Missing(description: "mariadbd did not become ready: \(lastError)\n\(log.suffix(2000))")
+    }
+
+    static func locate(_ program: String) throws -> String {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+        for folder in path.split(separator: ":").map(String.init) + ["/usr/sbin", "/usr/bin", "/sbin"] {
+            let candidate = "\(folder)/\(program)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        throw Missing(description: """
+            \(program) not found: the tests need a MariaDB server. Install it with \
+            `apt-get install mariadb-server` (scripts/test does this), or point POSTERN_TEST_DATABASE_URL \
+            at a server where the user may create databases.
+            """)
+    }
+
+    private static func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}
+
+func shellQuoted(_ word: String) -> String { "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+
+/// A loopback TCP port nobody listens on right now.
+public enum FreePort {
+    public static func find() throws -> UInt16 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw ThrowawayMariaDB.Missing(description: "socket() failed") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
+                guard bind(fd, pointer, length) == 0 else { return -1 }
+                return getsockname(fd, pointer, &length)
+            }
+        }
+        guard bound == 0 else { throw ThrowawayMariaDB.Missing(description: "no free port") }
+        return UInt16(bigEndian: address.sin_port)
+    }
+}
