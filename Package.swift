@@ -60,6 +60,6 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(name: "DirectoryTests", dependencies: ["Directory", "Storage", "TestSupport"]),
         .testTarget(name: "OpenPGPTests", dependencies: ["OpenPGP"]),
-        .testTarget(name: "PosternCLITests", dependencies: ["TestSupport", "Storage"]),
+        .testTarget(name: "PosternCLITests", dependencies: ["TestSupport", "Storage", "Directory"]),
     ]
 )

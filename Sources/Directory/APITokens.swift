@@ -32,7 +32,7 @@ public struct APITokens: Sendable {
     public func create(userID: String, label: String, expiresAt: Date? = nil) async throws -> (APIToken, String) {
         guard (1...255).contains(label.count) else { throw DirectoryError.invalidLabel }
         let secret = Self.generateSecret()
-        let record = APIToken(id: Identifier.make(), userID: userID, label: label, createdAt: Date(), expiresAt: expiresAt)
+        let record = APIToken(id: Identifier.make(), userID: userID, label: label, createdAt: Date().atDatabasePrecision, expiresAt: expiresAt)
         try await pool.execute(
             "INSERT INTO api_tokens (id, user_id, label, token_hash, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
             [.text(record.id), .text(userID), .text(label), .blob(Self.hash(secret)), .date(expiresAt),

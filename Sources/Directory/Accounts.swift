@@ -39,7 +39,7 @@ public struct Accounts: Sendable {
     /// the operator vouches for it). All or nothing.
     public func createUser(username: String, recipient: EmailAddress) async throws -> (User, Recipient) {
         let name = try Self.normalizedUsername(username)
-        let now = Date()
+        let now = Date().atDatabasePrecision
         let userID = Identifier.make()
         let usernameID = Identifier.make()
         let recipientID = Identifier.make()

@@ -2,11 +2,12 @@ import Foundation
 import Logging
 
 /// Applies pending migrations in order. Safe to run from several nodes at once: the whole run holds
-/// the server-wide named lock `postern.migrate`, and each node re-reads what was applied after taking it.
+/// the named lock `postern.migrate:<database>`, and each node re-reads what was applied after taking it.
+/// The run lifts the session's statement time limit (a migration may rebuild a large table) and puts
+/// it back before the connection returns to the pool.
 public struct Migrator: Sendable {
     public let pool: ConnectionPool
     public let logger: Logger
-    public static let lockName = "postern.migrate"
 
     public init(pool: ConnectionPool, logger: Logger = Logger(label: "postern.migrate")) {
         self.pool = pool
@@ -15,6 +16,7 @@ public struct Migrator: Sendable {
 
     public enum Failure: Error, CustomStringConvertible {
         case lockTimeout
+        case lockFailed
         case edited(version: Int, name: String)
         case unknownApplied(version: Int)
         case statementFailed(version: Int, name: String, statement: Int, error: any Error)
@@ -23,6 +25,8 @@ public struct Migrator: Sendable {
             switch self {
             case .lockTimeout:
                 "another node has held the migration lock for too long; try again"
+            case .lockFailed:
+                "the server refused the migration lock (GET_LOCK returned NULL)"
             case .edited(let v, let n):
                 "migration \(String(format: "%04d", v))_\(n).sql was changed after it was applied "
                     + "(checksum differs); never edit an applied migration, add a new one"
@@ -41,19 +45,30 @@ public struct Migrator: Sendable {
     }
 
     public func run(_ migrations: [Migration], lockTimeoutSeconds: Int = 120) async throws -> Outcome {
-        try await pool.withConnection { connection in
+        let statementLimit = Int64(pool.options.statementTimeout)
+        return try await pool.withConnection { connection in
+            _ = try await connection.execute("SET SESSION max_statement_time = 0")
             let locked = try await connection.execute(
-                "SELECT GET_LOCK(?, ?) AS locked", [.text(Self.lockName), .int(Int64(lockTimeoutSeconds))])
-            guard try locked.rows.first?.int("locked") == 1 else { throw Failure.lockTimeout }
+                "SELECT GET_LOCK(CONCAT('postern.migrate:', DATABASE()), ?) AS locked", [.int(Int64(lockTimeoutSeconds))])
+            switch locked.rows.first?["locked"] {
+            case .int(1): break
+            case .int(0): throw Failure.lockTimeout
+            default: throw Failure.lockFailed
+            }
             do {
                 let outcome = try await applyPending(migrations, on: connection)
-                _ = try await connection.execute("SELECT RELEASE_LOCK(?)", [.text(Self.lockName)])
+                try await finish(connection, statementLimit)
                 return outcome
             } catch {
-                _ = try? await connection.execute("SELECT RELEASE_LOCK(?)", [.text(Self.lockName)])
+                try? await finish(connection, statementLimit)
                 throw error
             }
         }
+    }
+
+    private func finish(_ connection: MariaDBConnection, _ statementLimit: Int64) async throws {
+        _ = try await connection.execute("SELECT RELEASE_LOCK(CONCAT('postern.migrate:', DATABASE()))")
+        _ = try await connection.execute("SET SESSION max_statement_time = ?", [.int(statementLimit)])
     }
 
     private func applyPending(_ migrations: [Migration], on connection: MariaDBConnection) async throws -> Outcome {

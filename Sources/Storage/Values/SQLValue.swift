@@ -33,3 +33,11 @@ extension SQLValue {
     public static func int(_ value: Int?) -> SQLValue { value.map { .int(Int64($0)) } ?? .null }
     public static func bool(_ value: Bool) -> SQLValue { .int(value ? 1 : 0) }
 }
+
+extension Date {
+    /// This instant as the database keeps it (DATETIME(6): whole microseconds), so a record built
+    /// in memory equals the same record read back.
+    public var atDatabasePrecision: Date {
+        Date(timeIntervalSince1970: (timeIntervalSince1970 * 1_000_000).rounded() / 1_000_000)
+    }
+}
