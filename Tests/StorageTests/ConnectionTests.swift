@@ -26,19 +26,18 @@ import Testing
             .int(Int64.min), .uint(UInt64.max), .double(-1.5e300), .text(fourByteText), .text(longText),
             .blob(binary), .blob(bigBlob), .date(instant), true,
         ]
-        let columns = "i, u, d, t, long_text, b, big_blob, at, flag"
-        let inserted = try await pool.execute(
-            "INSERT INTO everything (\(columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
+        let insert = "INSERT INTO everything (i, u, d, t, long_text, b, big_blob, at, flag) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        let inserted = try await pool.execute(insert, values)
         #expect(inserted.affectedRows == 1)
         #expect(inserted.lastInsertID == 1)
         try await pool.execute(
-            "INSERT INTO everything (\(columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            insert,
             [.int(Int64.max), .uint(0), .double(0), .text(""), nil, .blob([]), nil, nil, false])
         try await pool.execute(
-            "INSERT INTO everything (\(columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            insert,
             [nil, nil, nil, nil, nil, nil, nil, nil, nil])
 
-        let rows = try await pool.query("SELECT \(columns) FROM everything ORDER BY id")
+        let rows = try await pool.query("SELECT i, u, d, t, long_text, b, big_blob, at, flag FROM everything ORDER BY id")
         #expect(rows.count == 3)
         #expect(rows[0].values == values.dropLast() + [.int(1)])
         #expect(try rows[0].date("at").timeIntervalSince1970 == 1_767_225_600.123456)
@@ -154,7 +153,9 @@ import Testing
 
     @Test func parameterCountMustMatch() async throws {
         let pool = try await pool()
-        await #expect(throws: MariaDBError.self) { try await pool.execute("SELECT ? AS a, ? AS b", [1]) }
+        await #expect(throws: MariaDBError.parameterCount(expected: 2, given: 1)) {
+            try await pool.execute("SELECT ? AS a, ? AS b", [1])
+        }
         #expect(try await pool.query("SELECT ? AS a", [7]).first?.int("a") == 7)
         await pool.close()
     }

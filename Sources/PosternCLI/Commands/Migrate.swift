@@ -20,9 +20,14 @@ struct Migrate: AsyncParsableCommand {
             }
             let files = try Migration.load(from: folder)
             let pool = global.openPool(config, maxConnections: 1)
-            defer { Task { await pool.close() } }
             print("migrating \(config.database.url.redacted) with \(files.count) migration(s) from \(folder.path)")
-            let outcome = try await Migrator(pool: pool, logger: Logger(label: "postern.migrate")).run(files)
+            let outcome: Migrator.Outcome
+            do {
+                outcome = try await Migrator(pool: pool, logger: Logger(label: "postern.migrate")).run(files)
+            } catch {
+                await pool.close()
+                throw error
+            }
             for version in outcome.applied {
                 if let migration = files.first(where: { $0.version == version }) {
                     print("applied \(String(format: "%04d", version))_\(migration.name)")

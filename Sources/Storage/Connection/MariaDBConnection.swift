@@ -76,8 +76,16 @@ public actor MariaDBConnection {
     public func execute(_ sql: String, _ parameters: [SQLValue] = []) throws -> QueryResult {
         guard let handle, !isBroken else { throw MariaDBError.connectionLost("the connection is closed") }
         let started = ContinuousClock.now
+        let statement: PreparedStatement
         do {
-            let statement = try prepared(sql, handle)
+            statement = try prepared(sql, handle)
+        } catch {
+            throw classify(error, elapsed: ContinuousClock.now - started)
+        }
+        guard parameters.count == statement.parameterCount else {
+            throw MariaDBError.parameterCount(expected: statement.parameterCount, given: parameters.count)
+        }
+        do {
             return try statement.execute(parameters)
         } catch {
             throw classify(error, elapsed: ContinuousClock.now - started)

@@ -32,13 +32,4 @@ public enum MariaDBError: Error, Sendable, Equatable, CustomStringConvertible {
         case .parameterCount(let e, let g): "statement takes \(e) parameters, \(g) given"
         }
     }
-
-    /// Whether the connection that raised this error must be thrown away.
-    public var breaksConnection: Bool {
-        switch self {
-        case .connectionLost, .unreachable: true
-        case .timeout: true
-        default: false
-        }
-    }
 }

@@ -29,14 +29,10 @@ final class PreparedStatement {
         statement = nil
     }
 
+    /// Runs the statement; the caller has checked that `parameters` has `parameterCount` values.
     func execute(_ parameters: [SQLValue]) throws(StatementFailure) -> QueryResult {
         guard let statement else {
             throw StatementFailure(code: 2006, sqlState: "HY000", message: "statement is closed")
-        }
-        guard parameters.count == parameterCount else {
-            throw StatementFailure(
-                code: 2034, sqlState: "HY000",
-                message: "statement takes \(parameterCount) parameters, \(parameters.count) given")
         }
         let buffers = BindBuffers()
         if parameterCount > 0 {
