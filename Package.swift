@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.2
 import PackageDescription
 
 // The folder tree is the architecture: see docs/architecture.md.
@@ -14,6 +14,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // Default traits off: they pull in swift-configuration, which Postern does not use.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         // C libraries, imported through their real headers.
@@ -41,13 +44,21 @@ let package = Package(
         .target(
             name: "Directory",
             dependencies: ["Storage", "MailCore", .product(name: "Crypto", package: "swift-crypto")]),
+        // The addy.io-compatible REST API (/api/v1), served by Hummingbird.
+        .target(
+            name: "API",
+            dependencies: [
+                "Directory", "Storage", "MailCore", "PosternConfig", "OpenPGP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]),
         // GPGME wrapper (encryption arrives with the OpenPGP issue).
         .target(name: "OpenPGP", dependencies: ["CGPGME"]),
         // The `postern` executable: argument parsing and wiring only.
         .executableTarget(
             name: "PosternCLI",
             dependencies: [
-                "PosternConfig", "Storage", "Directory", "OpenPGP", "MailCore",
+                "PosternConfig", "Storage", "Directory", "OpenPGP", "MailCore", "API",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -60,6 +71,7 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(name: "DirectoryTests", dependencies: ["Directory", "Storage", "TestSupport"]),
         .testTarget(name: "OpenPGPTests", dependencies: ["OpenPGP"]),
+        .testTarget(name: "APITests", dependencies: ["API", "Directory", "Storage", "MailCore", "PosternConfig", "TestSupport"]),
         .testTarget(name: "PosternCLITests", dependencies: ["TestSupport", "Storage", "Directory"]),
     ]
 )

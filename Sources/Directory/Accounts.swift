@@ -17,6 +17,13 @@ public struct Recipient: Sendable, Equatable {
     public var email: String
     public var verifiedAt: Date?
     public var canReplySend: Bool
+    public var shouldEncrypt: Bool = false
+    public var inlineEncryption: Bool = false
+    public var protectedHeaders: Bool = false
+    public var fingerprint: String? = nil
+    public var aliasesCount: Int = 0
+    public var createdAt: Date
+    public var updatedAt: Date
 }
 
 /// Users and their recipients.
@@ -65,7 +72,9 @@ public struct Accounts: Sendable {
         }
         return (
             User(id: userID, username: name, defaultRecipientID: recipientID, createdAt: now),
-            Recipient(id: recipientID, userID: userID, email: recipient.description, verifiedAt: now, canReplySend: true)
+            Recipient(
+                id: recipientID, userID: userID, email: recipient.description, verifiedAt: now, canReplySend: true,
+                createdAt: now, updatedAt: now)
         )
     }
 
@@ -85,16 +94,7 @@ public struct Accounts: Sendable {
     }
 
     public func recipients(of userID: String) async throws -> [Recipient] {
-        try await pool.query(
-            """
-            SELECT id, user_id, email, email_verified_at, can_reply_send FROM recipients
-            WHERE user_id = ? ORDER BY created_at
-            """, [.text(userID)]
-        ).map { row in
-            Recipient(
-                id: try row.string("id"), userID: try row.string("user_id"), email: try row.string("email"),
-                verifiedAt: try row.optionalDate("email_verified_at"), canReplySend: try row.bool("can_reply_send"))
-        }
+        try await Recipients(pool: pool).list(userID: userID)
     }
 }
 

@@ -17,6 +17,7 @@ enum ConfigSchema {
         ConfigKey("delivery.max_lifetime", .duration, default: .duration(.seconds(5 * 86_400))),
         ConfigKey("spool.path", .absolutePath, default: .text("/var/spool/postern")),
         ConfigKey("api.listen", .endpoint(defaultPort: nil), default: .endpoint(Endpoint(host: "127.0.0.1", port: 8080))),
+        ConfigKey("api.rate_limit", .number(0...1_000_000), default: .number(60)),
         ConfigKey("domains.root", .hostname, required: true),
         ConfigKey("domains.shared", .hostnames),
         ConfigKey("srs.domain", .hostname),

@@ -68,6 +68,8 @@ public struct NodeConfig: Sendable {
     public var delivery: Delivery
     public var spoolPath: String
     public var apiListen: Endpoint
+    /// Requests per minute per API token (0: no limit).
+    public var apiRateLimit: Int
     public var domains: Domains
     public var srs: SRS
     public var dkim: DKIM
@@ -96,6 +98,7 @@ public struct NodeConfig: Sendable {
             maxLifetime: v.duration("delivery.max_lifetime") ?? .seconds(432_000))
         spoolPath = v.text("spool.path") ?? "/var/spool/postern"
         apiListen = v.endpoint("api.listen") ?? Endpoint(host: "127.0.0.1", port: 8080)
+        apiRateLimit = v.number("api.rate_limit") ?? 60
         domains = Domains(root: root, shared: v.list("domains.shared") ?? [root])
         srs = SRS(domain: v.text("srs.domain") ?? root, secrets: v.list("srs.secrets") ?? [])
         dkim = DKIM(selector: v.text("dkim.selector") ?? "s1", keysDirectory: v.text("dkim.keys_dir") ?? "/etc/postern/dkim")

@@ -1,3 +1,4 @@
+import API
 import ArgumentParser
 import Logging
 import PosternConfig
@@ -26,9 +27,10 @@ struct Serve: AsyncParsableCommand {
                 throw error
             }
             let node = NodeService(config: config, logger: logger)
+            let api = APIServer.application(pool: pool, config: config, logger: Logger(label: "postern.api"))
             let group = ServiceGroup(
                 configuration: ServiceGroupConfiguration(
-                    services: [.init(service: node)], gracefulShutdownSignals: [.sigterm, .sigint],
+                    services: [.init(service: node), .init(service: api)], gracefulShutdownSignals: [.sigterm, .sigint],
                     logger: logger))
             try await group.run()
             await pool.close()
@@ -37,8 +39,8 @@ struct Serve: AsyncParsableCommand {
     }
 }
 
-/// The node itself. For now it announces itself and waits for shutdown; the SMTP listener, queue
-/// and API join the service group as they are built.
+/// The node itself. For now it announces itself and waits for shutdown; the REST API runs beside it
+/// in the service group, and the SMTP listener and queue join as they are built.
 struct NodeService: Service, CustomStringConvertible {
     let config: NodeConfig
     let logger: Logger

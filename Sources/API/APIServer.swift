@@ -1,0 +1,147 @@
+import Directory
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import PosternConfig
+import Storage
+
+/// What the routes work with: the stores and the parts of the node's configuration the API needs.
+struct APIServices: Sendable {
+    let accounts: Accounts
+    let aliases: Aliases
+    let recipients: Recipients
+    let usernames: Usernames
+    let domains: CustomDomains
+    let failedDeliveries: FailedDeliveries
+    let tokens: APITokens
+    let pool: ConnectionPool
+    let rootDomain: String
+    let sharedDomains: [String]
+    let logger: Logger
+
+    init(pool: ConnectionPool, config: NodeConfig, logger: Logger) {
+        self.pool = pool
+        accounts = Accounts(pool: pool)
+        aliases = Aliases(pool: pool)
+        recipients = Recipients(pool: pool)
+        usernames = Usernames(pool: pool)
+        domains = CustomDomains(pool: pool)
+        failedDeliveries = FailedDeliveries(pool: pool)
+        tokens = APITokens(pool: pool)
+        rootDomain = config.domains.root
+        sharedDomains = config.domains.shared
+        self.logger = logger
+    }
+}
+
+/// Registers routes on the `/api/v1` group and remembers them as `METHOD /api/v1/path`, so a test can
+/// hold the list against docs/openapi.yaml.
+final class RouteBook {
+    private let group: RouterGroup<APIRequestContext>
+    private(set) var entries: [String] = []
+
+    init(_ group: RouterGroup<APIRequestContext>) { self.group = group }
+
+    func on(
+        _ method: HTTPRequest.Method, _ path: String,
+        _ handler: @escaping @Sendable (Request, APIRequestContext) async throws -> Response
+    ) {
+        entries.append("\(method.rawValue) /api/v1/\(path)")
+        group.on(RouterPath(path), method: method, use: handler)
+    }
+}
+
+/// The addy.io-compatible REST API, `/metrics` and `/health` aside (they arrive with the MTA).
+public enum APIServer {
+    public static let version = (major: 0, minor: 1, patch: 0)
+
+    /// The Hummingbird application serving the API on `config.apiListen`.
+    public static func application(pool: ConnectionPool, config: NodeConfig, logger: Logger)
+        -> some ApplicationProtocol
+    {
+        let (router, _) = makeRouter(pool: pool, config: config, logger: logger)
+        return Application(
+            router: router,
+            configuration: ApplicationConfiguration(
+                address: .hostname(config.apiListen.host, port: Int(config.apiListen.port)), serverName: "Postern"),
+            logger: logger)
+    }
+
+    /// Every route the API serves, as `METHOD /path` (paths with `{id}` parameters).
+    public static func routeList(config: NodeConfig) -> [String] {
+        let pool = ConnectionPool(options: config.database.connectionOptions)
+        return makeRouter(pool: pool, config: config, logger: Logger(label: "postern.api")).1
+    }
+
+    static func makeRouter(pool: ConnectionPool, config: NodeConfig, logger: Logger)
+        -> (Router<APIRequestContext>, [String])
+    {
+        let services = APIServices(pool: pool, config: config, logger: logger)
+        let router = Router(context: APIRequestContext.self)
+        router.add(middleware: ErrorMappingMiddleware(logger: logger))
+        let limiter = RateLimiter(requestsPerMinute: config.apiRateLimit)
+        let group = router.group("api/v1").add(middleware: BearerAuthMiddleware(tokens: services.tokens, limiter: limiter))
+        let book = RouteBook(group)
+        AliasRoutes(services: services).register(book)
+        RecipientRoutes(services: services).register(book)
+        UsernameRoutes(services: services).register(book)
+        DomainRoutes(services: services).register(book)
+        AccountRoutes(services: services).register(book)
+        return (router, book.entries)
+    }
+}
+
+/// Turns what the stores throw into addy.io's answers: unknown or foreign ids are 404, a database
+/// outage is 503, and nothing unexpected leaks out as anything but a plain JSON 500.
+struct ErrorMappingMiddleware: RouterMiddleware {
+    typealias Context = APIRequestContext
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            throw error
+        } catch DirectoryError.notFound {
+            throw APIError.notFound
+        } catch let error as DirectoryError {
+            throw APIError(.unprocessableContent, error.description)
+        } catch let error as MariaDBError {
+            switch error {
+            case .unreachable, .connectionLost, .timeout, .poolExhausted, .poolClosed:
+                logger.warning("database unavailable for an API request", metadata: ["error": "\(error)"])
+                throw APIError(.serviceUnavailable, "The service is temporarily unavailable; try again shortly.",
+                               headers: [.retryAfter: "5"])
+            default:
+                logger.error("database error in an API request", metadata: ["error": "\(error)"])
+                throw APIError(.internalServerError, "Server Error")
+            }
+        } catch let error as HTTPError {
+            throw APIError(error.status, error.status == .notFound ? "Not found." : error.status.reasonPhrase)
+        } catch {
+            logger.error("unexpected error in an API request", metadata: ["error": "\(error)"])
+            throw APIError(.internalServerError, "Server Error")
+        }
+    }
+}
+
+extension Request {
+    /// The base URL clients used, for pagination links.
+    var baseURL: String {
+        let host = head.authority ?? "localhost"
+        return "http://" + host
+    }
+
+    var queryParameters: QueryParameters { QueryParameters(uri.query) }
+}
+
+extension APIRequestContext {
+    /// The `{id}` of the route.
+    func id() throws -> String {
+        guard let id = parameters.get("id"), id.utf8.count <= 64 else { throw APIError.notFound }
+        return id
+    }
+}

@@ -1,0 +1,54 @@
+import Directory
+import Hummingbird
+
+/// `account-details`, `api-token-details`, `domain-options`, `app-version`, `failed-deliveries`.
+struct AccountRoutes {
+    let services: APIServices
+
+    func register(_ book: RouteBook) {
+        book.on(.get, "account-details") { _, context in
+            guard let details = try await services.accounts.details(userID: try context.userID) else {
+                throw APIError.notFound
+            }
+            return dataResponse(Resources.account(details))
+        }
+        book.on(.get, "api-token-details") { _, context in
+            let token = try context.requireToken()
+            return jsonResponse(.object([
+                ("name", .string(token.label)), ("created_at", APITime.json(token.createdAt)),
+                ("expires_at", APITime.json(token.expiresAt)),
+            ]))
+        }
+        book.on(.get, "domain-options") { _, context in
+            let userID = try context.userID
+            let options = try await DomainOptions(services: services).all(userID: userID)
+            let details = try await services.accounts.details(userID: userID)
+            return jsonResponse(.object([
+                ("data", .array(options.map(JSONValue.string))),
+                ("defaultAliasDomain", .string(details?.defaultAliasDomain ?? options.first)),
+                ("defaultAliasFormat", .string(details?.defaultAliasFormat ?? AliasFormat.randomCharacters.rawValue)),
+            ]))
+        }
+        book.on(.get, "app-version") { _, _ in
+            let v = APIServer.version
+            return jsonResponse(.object([
+                ("version", .string("\(v.major).\(v.minor).\(v.patch)")), ("major", .int(v.major)),
+                ("minor", .int(v.minor)), ("patch", .int(v.patch)),
+            ]))
+        }
+        book.on(.get, "failed-deliveries") { _, context in
+            let all = try await services.failedDeliveries.list(userID: try context.userID)
+            return jsonResponse(.object([("data", .array(all.map(Resources.failedDelivery)))]))
+        }
+        book.on(.get, "failed-deliveries/{id}") { _, context in
+            guard let delivery = try await services.failedDeliveries.get(id: try context.id(), userID: try context.userID) else {
+                throw APIError.notFound
+            }
+            return dataResponse(Resources.failedDelivery(delivery))
+        }
+        book.on(.delete, "failed-deliveries/{id}") { _, context in
+            try await services.failedDeliveries.delete(id: try context.id(), userID: try context.userID)
+            return noContent()
+        }
+    }
+}

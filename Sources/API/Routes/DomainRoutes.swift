@@ -1,0 +1,91 @@
+import Directory
+import Hummingbird
+
+/// `domains` (custom domains) and their toggles (`active-domains`, `catch-all-domains`).
+struct DomainRoutes {
+    let services: APIServices
+
+    static let toggles: [(path: String, flag: CustomDomainFlag)] = [
+        ("active-domains", .active), ("catch-all-domains", .catchAll),
+    ]
+
+    func json(_ domain: CustomDomain, _ userID: String) async throws -> JSONValue {
+        let recipient = try await domain.defaultRecipientID.asyncMap { try await services.recipients.get(id: $0, userID: userID) } ?? nil
+        return Resources.domain(domain, defaultRecipient: recipient)
+    }
+
+    func register(_ book: RouteBook) {
+        book.on(.get, "domains") { _, context in
+            let userID = try context.userID
+            var items: [JSONValue] = []
+            for domain in try await services.domains.list(userID: userID) { items.append(try await json(domain, userID)) }
+            return jsonResponse(.object([("data", .array(items))]))
+        }
+        book.on(.post, "domains") { request, context in
+            var fields = try await RequestFields.read(request, context: context)
+            let domain = fields.string("domain", required: true, maxLength: 253)?.lowercased()
+            let description = fields.string("description", maxLength: 200)
+            if let domain {
+                let root = services.rootDomain
+                if !DomainName.isValid(domain) || !domain.contains(".") {
+                    fields.fail("domain", "The domain must be a valid domain name.")
+                } else if domain == root || domain.hasSuffix("." + root) || services.sharedDomains.contains(domain) {
+                    fields.fail("domain", "The domain is one of this relay's own domains.")
+                }
+            }
+            try fields.validate()
+            let userID = try context.userID
+            do {
+                let created = try await services.domains.create(userID: userID, domain: domain!, description: description)
+                return dataResponse(try await json(created, userID), status: .created)
+            } catch DirectoryError.duplicate {
+                throw APIError.validation([("domain", ["The domain has already been taken."])])
+            }
+        }
+        book.on(.get, "domains/{id}") { _, context in
+            let userID = try context.userID
+            guard let domain = try await services.domains.get(id: try context.id(), userID: userID) else {
+                throw APIError.notFound
+            }
+            return dataResponse(try await json(domain, userID))
+        }
+        book.on(.patch, "domains/{id}") { request, context in
+            var fields = try await RequestFields.read(request, context: context)
+            let description: String?? = fields.has("description") ? .some(fields.string("description", maxLength: 200)) : nil
+            let fromName: String?? = fields.has("from_name") ? .some(fields.string("from_name", maxLength: 50)) : nil
+            try fields.validate()
+            let userID = try context.userID
+            let domain = try await services.domains.update(
+                id: try context.id(), userID: userID, description: description, fromName: fromName)
+            return dataResponse(try await json(domain, userID))
+        }
+        book.on(.delete, "domains/{id}") { _, context in
+            try await services.domains.delete(id: try context.id(), userID: try context.userID)
+            return noContent()
+        }
+        for toggle in Self.toggles {
+            book.on(.post, toggle.path) { request, context in
+                var fields = try await RequestFields.read(request, context: context)
+                let id = fields.id()
+                try fields.validate()
+                let userID = try context.userID
+                return dataResponse(try await json(try await services.domains.set(toggle.flag, true, id: id!, userID: userID), userID))
+            }
+            book.on(.delete, toggle.path + "/{id}") { _, context in
+                _ = try await services.domains.set(toggle.flag, false, id: try context.id(), userID: try context.userID)
+                return noContent()
+            }
+        }
+    }
+}
+
+/// DNS name syntax: dot-separated labels of ASCII letters, digits and inner hyphens.
+enum DomainName {
+    static func isValid(_ name: String) -> Bool {
+        guard !name.isEmpty, name.utf8.count <= 253 else { return false }
+        return name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { label in
+            !label.isEmpty && label.utf8.count <= 63 && !label.hasPrefix("-") && !label.hasSuffix("-")
+                && label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
+        }
+    }
+}

@@ -1,0 +1,91 @@
+import Directory
+import Hummingbird
+import MailCore
+import OpenPGP
+
+/// `recipients`, `recipient-keys` and the recipient toggles.
+struct RecipientRoutes {
+    let services: APIServices
+
+    /// addy.io's toggle endpoints and the flag each one sets.
+    static let toggles: [(path: String, flag: RecipientFlag)] = [
+        ("encrypted-recipients", .shouldEncrypt), ("inline-encrypted-recipients", .inlineEncryption),
+        ("protected-headers-recipients", .protectedHeaders), ("allowed-recipients", .canReplySend),
+    ]
+
+    func register(_ book: RouteBook) {
+        book.on(.get, "recipients") { _, context in
+            jsonResponse(.object([("data", .array(try await services.recipients.list(userID: try context.userID).map(Resources.recipient)))]))
+        }
+        book.on(.post, "recipients") { request, context in
+            var fields = try await RequestFields.read(request, context: context)
+            var address: EmailAddress?
+            if let text = fields.string("email", required: true, maxLength: 254) {
+                do { address = try EmailAddress(parsing: text) } catch {
+                    fields.fail("email", "The email field must be a valid email address.")
+                }
+            }
+            try fields.validate()
+            do {
+                let (recipient, _) = try await services.recipients.create(userID: try context.userID, email: address!)
+                return dataResponse(Resources.recipient(recipient), status: .created)
+            } catch DirectoryError.duplicate {
+                throw APIError.validation([("email", ["The email has already been taken."])])
+            }
+        }
+        book.on(.get, "recipients/{id}") { _, context in
+            guard let recipient = try await services.recipients.get(id: try context.id(), userID: try context.userID) else {
+                throw APIError.notFound
+            }
+            return dataResponse(Resources.recipient(recipient))
+        }
+        book.on(.delete, "recipients/{id}") { _, context in
+            let id = try context.id()
+            let userID = try context.userID
+            guard try await services.recipients.get(id: id, userID: userID) != nil else { throw APIError.notFound }
+            do {
+                try await services.recipients.delete(id: id, userID: userID)
+            } catch DirectoryError.defaultRecipient {
+                throw APIError(.forbidden, "You cannot delete your default recipient.")
+            }
+            return noContent()
+        }
+        book.on(.patch, "recipient-keys/{id}") { request, context in
+            let id = try context.id()
+            let userID = try context.userID
+            guard try await services.recipients.get(id: id, userID: userID) != nil else { throw APIError.notFound }
+            var fields = try await RequestFields.read(request, context: context)
+            let keyData = fields.string("key_data", required: true, maxLength: 100_000)
+            try fields.validate()
+            let fingerprint: String
+            do throws(PublicKeyCheck.Problem) {
+                fingerprint = try await PublicKeyCheck.fingerprint(of: keyData!)
+            } catch {
+                throw APIError.validation([("key_data", [error.description])])
+            }
+            let recipient = try await services.recipients.setKey((keyData!, fingerprint), id: id, userID: userID)
+            return dataResponse(Resources.recipient(recipient))
+        }
+        book.on(.delete, "recipient-keys/{id}") { _, context in
+            _ = try await services.recipients.setKey(nil, id: try context.id(), userID: try context.userID)
+            return noContent()
+        }
+        for toggle in Self.toggles {
+            book.on(.post, toggle.path) { request, context in
+                var fields = try await RequestFields.read(request, context: context)
+                let id = fields.id()
+                try fields.validate()
+                let userID = try context.userID
+                guard let current = try await services.recipients.get(id: id!, userID: userID) else { throw APIError.notFound }
+                if toggle.flag != .canReplySend, current.fingerprint == nil {
+                    throw APIError.validation([("id", ["The recipient has no public key to encrypt with."])])
+                }
+                return dataResponse(Resources.recipient(try await services.recipients.set(toggle.flag, true, id: id!, userID: userID)))
+            }
+            book.on(.delete, toggle.path + "/{id}") { _, context in
+                _ = try await services.recipients.set(toggle.flag, false, id: try context.id(), userID: try context.userID)
+                return noContent()
+            }
+        }
+    }
+}

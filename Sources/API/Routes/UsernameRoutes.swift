@@ -1,0 +1,89 @@
+import Directory
+import Hummingbird
+
+/// `usernames` and their toggles (`active-usernames`, `catch-all-usernames`, `can-login-usernames`).
+struct UsernameRoutes {
+    let services: APIServices
+
+    static let toggles: [(path: String, flag: UsernameFlag)] = [
+        ("active-usernames", .active), ("catch-all-usernames", .catchAll), ("can-login-usernames", .canLogin),
+    ]
+
+    func json(_ username: Username, _ userID: String) async throws -> JSONValue {
+        let recipient = try await username.defaultRecipientID.asyncMap { try await services.recipients.get(id: $0, userID: userID) } ?? nil
+        return Resources.username(username, defaultRecipient: recipient)
+    }
+
+    func register(_ book: RouteBook) {
+        book.on(.get, "usernames") { _, context in
+            let userID = try context.userID
+            var items: [JSONValue] = []
+            for username in try await services.usernames.list(userID: userID) { items.append(try await json(username, userID)) }
+            return jsonResponse(.object([("data", .array(items))]))
+        }
+        book.on(.post, "usernames") { request, context in
+            var fields = try await RequestFields.read(request, context: context)
+            let name = fields.string("username", required: true, maxLength: 20)
+            let description = fields.string("description", maxLength: 200)
+            if let name, (try? Accounts.normalizedUsername(name)) == nil {
+                fields.fail("username", "The username may only contain letters and numbers.")
+            }
+            try fields.validate()
+            let userID = try context.userID
+            do {
+                let created = try await services.usernames.create(userID: userID, username: name!, description: description)
+                return dataResponse(try await json(created, userID), status: .created)
+            } catch DirectoryError.usernameTaken {
+                throw APIError.validation([("username", ["The username has already been taken."])])
+            }
+        }
+        book.on(.get, "usernames/{id}") { _, context in
+            let userID = try context.userID
+            guard let username = try await services.usernames.get(id: try context.id(), userID: userID) else {
+                throw APIError.notFound
+            }
+            return dataResponse(try await json(username, userID))
+        }
+        book.on(.patch, "usernames/{id}") { request, context in
+            var fields = try await RequestFields.read(request, context: context)
+            let description: String?? = fields.has("description") ? .some(fields.string("description", maxLength: 200)) : nil
+            let fromName: String?? = fields.has("from_name") ? .some(fields.string("from_name", maxLength: 50)) : nil
+            try fields.validate()
+            let userID = try context.userID
+            let username = try await services.usernames.update(
+                id: try context.id(), userID: userID, description: description, fromName: fromName)
+            return dataResponse(try await json(username, userID))
+        }
+        book.on(.delete, "usernames/{id}") { _, context in
+            let id = try context.id()
+            let userID = try context.userID
+            guard try await services.usernames.get(id: id, userID: userID) != nil else { throw APIError.notFound }
+            do {
+                try await services.usernames.delete(id: id, userID: userID)
+            } catch DirectoryError.defaultUsername {
+                throw APIError(.forbidden, "You cannot delete your default username.")
+            }
+            return noContent()
+        }
+        for toggle in Self.toggles {
+            book.on(.post, toggle.path) { request, context in
+                var fields = try await RequestFields.read(request, context: context)
+                let id = fields.id()
+                try fields.validate()
+                let userID = try context.userID
+                return dataResponse(try await json(try await services.usernames.set(toggle.flag, true, id: id!, userID: userID), userID))
+            }
+            book.on(.delete, toggle.path + "/{id}") { _, context in
+                _ = try await services.usernames.set(toggle.flag, false, id: try context.id(), userID: try context.userID)
+                return noContent()
+            }
+        }
+    }
+}
+
+extension Optional {
+    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
+        guard let self else { return nil }
+        return try await transform(self)
+    }
+}
