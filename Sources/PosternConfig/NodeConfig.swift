@@ -14,10 +14,14 @@ public struct NodeConfig: Sendable {
         public var connectTimeout: Duration
         public var statementTimeout: Duration
 
+        /// The longest statement limit accepted (Connector/C keeps its read timeout in milliseconds in an int).
+        public static let maxStatementTimeout: Duration = .seconds(1_000_000)
+        public static let maxConnectTimeout: Duration = .seconds(3600)
+
         public var connectionOptions: ConnectionOptions {
             ConnectionOptions(
-                url: url, connectTimeout: UInt32(max(1, connectTimeout.components.seconds)),
-                statementTimeout: UInt32(max(1, statementTimeout.components.seconds)))
+                url: url, connectTimeout: UInt32(clamping: max(1, min(connectTimeout, Self.maxConnectTimeout).components.seconds)),
+                statementTimeout: UInt32(clamping: max(1, min(statementTimeout, Self.maxStatementTimeout).components.seconds)))
         }
     }
 
@@ -123,6 +127,12 @@ public struct NodeConfig: Sendable {
         if delivery.maxRetryInterval < delivery.firstRetry {
             problems.append(ConfigProblem(
                 key: "delivery.max_retry_interval", message: "must not be shorter than delivery.first_retry"))
+        }
+        if database.statementTimeout > Database.maxStatementTimeout {
+            problems.append(ConfigProblem(key: "database.statement_timeout", message: "must be at most 1000000s"))
+        }
+        if database.connectTimeout > Database.maxConnectTimeout {
+            problems.append(ConfigProblem(key: "database.connect_timeout", message: "must be at most 1h"))
         }
         if smtp.listen == apiListen {
             problems.append(ConfigProblem(key: "api.listen", message: "is the same address as smtp.listen"))

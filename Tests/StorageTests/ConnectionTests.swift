@@ -220,3 +220,40 @@ import Testing
         }
     }
 }
+
+@Suite struct ValueEdgeTests {
+    @Test func decimalsAndSumsComeBackAsText() async throws {
+        let pool = ConnectionPool(options: ConnectionOptions(url: try await TestDatabase.makeDatabase()))
+        try await pool.execute("CREATE TABLE n (x INT, d DECIMAL(10,2))")
+        try await pool.execute("INSERT INTO n VALUES (?, ?), (?, ?)", [2, .text("1.25"), 3, .text("2.50")])
+        let row = try #require(try await pool.query("SELECT SUM(x) AS total, SUM(d) AS money FROM n").first)
+        #expect(row["total"] == .text("5"))
+        #expect(row["money"] == .text("3.75"))
+        await pool.close()
+    }
+
+    @Test func datesOutsideDatetimeRangeAreAnErrorNotACrash() async throws {
+        let pool = ConnectionPool(options: ConnectionOptions(url: try await TestDatabase.makeDatabase()))
+        try await pool.execute("CREATE TABLE t (at DATETIME(6))")
+        for date in [Date(timeIntervalSince1970: -1e12), Date(timeIntervalSince1970: 1e12), Date(timeIntervalSince1970: 3e11)] {
+            await #expect(throws: MariaDBError.self) { try await pool.execute("INSERT INTO t VALUES (?)", [.date(date)]) }
+        }
+        #expect(try await pool.query("SELECT 1 AS one").count == 1)
+        await pool.close()
+    }
+
+    @Test func localhostWithAPortUsesTCP() async throws {
+        guard let server = try await TestDatabase.shared().throwaway else {
+            // A given server's address is whatever POSTERN_TEST_DATABASE_URL says: nothing more to check.
+            return
+        }
+        var url = try await TestDatabase.makeDatabase()
+        url.socketPath = nil
+        url.host = "localhost"
+        url.port = server.port
+        let connection = try await MariaDBConnection.connect(ConnectionOptions(url: url))
+        let rows = try await connection.execute("SELECT @@port AS port").rows
+        #expect(try rows.first?.int("port") == Int64(server.port))
+        await connection.close()
+    }
+}

@@ -54,3 +54,10 @@ import Testing
         #expect(SQLScript.statements(in: " ;\n-- nothing\n;/* x */").isEmpty)
     }
 }
+
+@Suite struct SQLScriptCommentTests {
+    @Test func aStatementAfterAOneLineBlockCommentIsKept() {
+        let statements = SQLScript.statements(in: "/* add index */ CREATE INDEX i ON t (x);\n/* only a comment */;\n/*!40101 SET x = 1 */;")
+        #expect(statements == ["/* add index */ CREATE INDEX i ON t (x)", "/*!40101 SET x = 1 */"])
+    }
+}

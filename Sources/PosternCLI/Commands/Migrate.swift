@@ -19,7 +19,11 @@ struct Migrate: AsyncParsableCommand {
                 throw CLIFailure("no migrations folder found: pass --migrations DIR or set POSTERN_MIGRATIONS")
             }
             let files = try Migration.load(from: folder)
-            let pool = global.openPool(config, maxConnections: 1)
+            // Waiting for another node's migration lock, or rebuilding a big table, may take long: this
+            // connection gets a day where normal work gets `database.statement_timeout`.
+            var options = config.database.connectionOptions
+            options.statementTimeout = max(options.statementTimeout, 86_400)
+            let pool = ConnectionPool(options: options, maxConnections: 1)
             print("migrating \(config.database.url.redacted) with \(files.count) migration(s) from \(folder.path)")
             let outcome: Migrator.Outcome
             do {

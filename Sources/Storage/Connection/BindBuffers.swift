@@ -17,7 +17,7 @@ final class BindBuffers {
     }
 
     /// A parameter binding for one value.
-    func bind(_ value: SQLValue) -> MYSQL_BIND {
+    func bind(_ value: SQLValue) throws(StatementFailure) -> MYSQL_BIND {
         var bind = MYSQL_BIND()
         switch value {
         case .null:
@@ -39,8 +39,11 @@ final class BindBuffers {
             bind.buffer_type = MYSQL_TYPE_BLOB
             bindBytes(b, into: &bind)
         case .date(let d):
+            guard let time = MariaDBTime.time(from: d) else {
+                throw StatementFailure(code: 2036, sqlState: "22007", message: "date \(d) is outside years 1000 to 9999")
+            }
             bind.buffer_type = MYSQL_TYPE_DATETIME
-            bind.buffer = UnsafeMutableRawPointer(store(MariaDBTime.time(from: d)))
+            bind.buffer = UnsafeMutableRawPointer(store(time))
         }
         return bind
     }
@@ -112,6 +115,8 @@ struct ResultColumn {
                 self = .double
             case MYSQL_TYPE_DATE, MYSQL_TYPE_DATETIME, MYSQL_TYPE_TIMESTAMP, MYSQL_TYPE_NEWDATE:
                 self = .time
+            case MYSQL_TYPE_DECIMAL, MYSQL_TYPE_NEWDECIMAL:
+                self = .text  // numeric columns report the binary character set, but a decimal is text
             default:
                 self = field.charsetnr == 63 ? .binary : .text  // 63 is the `binary` character set
             }
@@ -139,8 +144,11 @@ struct ResultColumn {
 
 /// Conversions between instants and `MYSQL_TIME`, always in UTC (each session sets time_zone '+00:00').
 enum MariaDBTime {
-    static func time(from date: Date) -> MYSQL_TIME {
-        let micros = (date.timeIntervalSince1970 * 1_000_000).rounded()
+    /// nil outside the years a DATETIME holds (1000 to 9999).
+    static func time(from date: Date) -> MYSQL_TIME? {
+        let seconds1970 = date.timeIntervalSince1970
+        guard seconds1970.isFinite, seconds1970 > -30_610_224_000, seconds1970 < 253_402_300_800 else { return nil }
+        let micros = (seconds1970 * 1_000_000).rounded()
         let seconds = Int((micros / 1_000_000).rounded(.down))
         let fraction = UInt(micros - Double(seconds) * 1_000_000)
         var clock = time_t(seconds)

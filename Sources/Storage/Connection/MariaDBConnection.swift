@@ -55,6 +55,11 @@ public actor MariaDBConnection {
         mysql_options(handle, MYSQL_OPT_WRITE_TIMEOUT, &ioTimeout)
         mysql_options(handle, MYSQL_OPT_RECONNECT, &reconnect)
         mysql_options(handle, MYSQL_SET_CHARSET_NAME, "utf8mb4")
+        if options.url.socketPath == nil {
+            // Without this, Connector/C takes "localhost" to mean its default unix socket and ignores the port.
+            var tcp = MYSQL_PROTOCOL_TCP.rawValue
+            mysql_options(handle, MYSQL_OPT_PROTOCOL, &tcp)
+        }
         let url = options.url
         // CLIENT_FOUND_ROWS: an UPDATE reports the rows it matched, so "no such row" is distinguishable.
         let flags = UInt(CLIENT_FOUND_ROWS)
@@ -88,6 +93,8 @@ public actor MariaDBConnection {
         do {
             return try statement.execute(parameters)
         } catch {
+            // A statement that failed is prepared anew next time (its metadata may be stale).
+            if let failed = statements.removeValue(forKey: sql) { failed.close() }
             throw classify(error, elapsed: ContinuousClock.now - started)
         }
     }

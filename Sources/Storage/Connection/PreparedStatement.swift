@@ -36,11 +36,15 @@ final class PreparedStatement {
         }
         let buffers = BindBuffers()
         if parameterCount > 0 {
-            var binds = parameters.map { buffers.bind($0) }
+            var binds: [MYSQL_BIND] = []
+            binds.reserveCapacity(parameters.count)
+            for parameter in parameters { binds.append(try buffers.bind(parameter)) }
             let failed = binds.withUnsafeMutableBufferPointer { mysql_stmt_bind_param(statement, $0.baseAddress) }
             if failed != 0 { throw Self.failure(statement) }
         }
-        if mysql_stmt_execute(statement) != 0 { throw Self.failure(statement) }
+        // The parameter buffers must outlive the execute that reads them.
+        let executed = withExtendedLifetime(buffers) { mysql_stmt_execute(statement) }
+        if executed != 0 { throw Self.failure(statement) }
         if mysql_stmt_field_count(statement) == 0 {
             return QueryResult(
                 affectedRows: UInt64(mysql_stmt_affected_rows(statement)),
@@ -70,12 +74,15 @@ final class PreparedStatement {
 
         var rows: [Row] = []
         rows.reserveCapacity(Int(mysql_stmt_num_rows(statement)))
-        while true {
-            let status = mysql_stmt_fetch(statement)
-            if status == MYSQL_NO_DATA { break }
-            if status == 1 { throw Self.failure(statement) }
-            // MYSQL_DATA_TRUNCATED cannot happen: every buffer is as long as the column's longest value.
-            rows.append(Row(columns: names, values: columns.map { $0.value() }))
+        // The result buffers must outlive every fetch that writes into them.
+        try withExtendedLifetime(buffers) { () throws(StatementFailure) in
+            while true {
+                let status = mysql_stmt_fetch(statement)
+                if status == MYSQL_NO_DATA { break }
+                if status == 1 { throw Self.failure(statement) }
+                // MYSQL_DATA_TRUNCATED cannot happen: every buffer is as long as the column's longest value.
+                rows.append(Row(columns: names, values: columns.map { $0.value() }))
+            }
         }
         return QueryResult(columns: names, rows: rows, affectedRows: UInt64(rows.count))
     }

@@ -12,9 +12,8 @@ struct StatementFailure: Error {
         2002, 2003, 2005,  // CR_CONNECTION_ERROR, CR_CONN_HOST_ERROR, CR_UNKNOWN_HOST
     ]
     private static let lostCodes: Set<UInt32> = [
-        1053, 1927, 4031,  // server shutdown, connection killed, disconnected for inactivity
-        2006, 2013, 2055,  // CR_SERVER_GONE_ERROR, CR_SERVER_LOST, CR_SERVER_LOST_EXTENDED
-        2026,  // CR_SSL_CONNECTION_ERROR
+        1053, 1927,  // server shutdown, connection killed
+        1158, 1159, 1160, 1161,  // ER_NET_READ_ERROR, _READ_INTERRUPTED, _ERROR_ON_WRITE, _WRITE_INTERRUPTED
     ]
 
     /// Sorts the error by what a caller can do about it. A lost connection after waiting for the whole
@@ -23,7 +22,9 @@ struct StatementFailure: Error {
         if code == Self.serverStatementTimeout { return .timeout(message) }
         if Self.duplicateKeyCodes.contains(code) { return .duplicateKey(message) }
         if Self.unreachableCodes.contains(code) { return .unreachable(message) }
-        if Self.lostCodes.contains(code) {
+        // Every other client-side error (2000–2999: lost, out of sync, new metadata…) leaves the session in
+        // a state we do not trust: treat it as lost so the connection is thrown away.
+        if Self.lostCodes.contains(code) || (2000..<3000).contains(code) {
             return elapsed >= clientTimeout ? .timeout(message) : .connectionLost(message)
         }
         return .server(code: code, sqlState: sqlState, message: message)

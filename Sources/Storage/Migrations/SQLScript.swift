@@ -1,3 +1,5 @@
+import Foundation
+
 /// Splits a migration file into its statements at `;`, leaving alone semicolons inside quotes,
 /// backticks and comments. Comments are kept with the statement they precede; empty statements dropped.
 public enum SQLScript {
@@ -74,31 +76,29 @@ public enum SQLScript {
         var stripped = ""
         var inBlock = false
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            var l = Substring(line)
-            if inBlock {
-                guard let end = l.range(of: "*/") else { continue }
-                l = l[end.upperBound...]
-                inBlock = false
+            var rest = Substring(line)
+            while true {
+                if inBlock {
+                    guard let end = rest.range(of: "*/") else { break }
+                    rest = rest[end.upperBound...]
+                    inBlock = false
+                }
+                let t = Substring(rest.trimmingCharacters(in: .whitespaces))
+                if t.hasPrefix("--") || t.hasPrefix("#") || t.isEmpty { break }
+                if t.hasPrefix("/*!") { stripped += t; break }  // an executable comment is a statement
+                if t.hasPrefix("/*") {
+                    inBlock = true
+                    rest = t.dropFirst(2)
+                    continue
+                }
+                stripped += t
+                break
             }
-            let t = l.trimmingCharacters(in: " \t\r")
-            if t.hasPrefix("--") || t.hasPrefix("#") { continue }
-            if t.hasPrefix("/*") {
-                if t.range(of: "*/") == nil { inBlock = true }
-                continue
-            }
-            stripped += t
         }
         return stripped.isEmpty
     }
 }
 
 extension StringProtocol {
-    fileprivate func trimmingCharacters(in set: String) -> String {
-        var s = Substring(self)
-        while let f = s.first, set.contains(f) { s = s.dropFirst() }
-        while let l = s.last, set.contains(l) { s = s.dropLast() }
-        return String(s)
-    }
-
-    fileprivate var trimmingWhitespace: String { trimmingCharacters(in: " \t\r\n") }
+    fileprivate var trimmingWhitespace: String { trimmingCharacters(in: .whitespacesAndNewlines) }
 }

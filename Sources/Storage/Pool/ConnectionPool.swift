@@ -104,6 +104,7 @@ public final class ConnectionPool: Sendable {
     public func close() async {
         let (idle, waiters) = state.withLock { state in
             state.closed = true
+            state.open -= state.idle.count
             defer {
                 state.idle.removeAll()
                 state.waiters.removeAll()
@@ -171,20 +172,28 @@ public final class ConnectionPool: Sendable {
     }
 
     private func release(_ connection: MariaDBConnection) async {
-        let closedPool = state.withLock { $0.closed }
-        if await connection.isBroken || closedPool {
+        if await connection.isBroken {
             await connection.close()
             giveBackCapacity()
             return
         }
-        let waiter = state.withLock { state -> Waiter? in
+        enum Next { case waiter(Waiter), kept, close }
+        let next = state.withLock { state -> Next in
+            if state.closed {
+                state.open -= 1
+                return .close
+            }
             if state.waiters.isEmpty {
                 state.idle.append(Idle(connection: connection, since: .now))
-                return nil
+                return .kept
             }
-            return state.waiters.removeFirst()
+            return .waiter(state.waiters.removeFirst())
         }
-        waiter?.continuation.resume(returning: .idle(Idle(connection: connection, since: .now)))
+        switch next {
+        case .waiter(let waiter): waiter.continuation.resume(returning: .idle(Idle(connection: connection, since: .now)))
+        case .kept: break
+        case .close: await connection.close()
+        }
     }
 
     /// A connection went away: let a waiting caller open a new one, or lower the count.
