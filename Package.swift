@@ -71,7 +71,13 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(name: "DirectoryTests", dependencies: ["Directory", "Storage", "TestSupport"]),
         .testTarget(name: "OpenPGPTests", dependencies: ["OpenPGP"]),
-        .testTarget(name: "APITests", dependencies: ["API", "Directory", "Storage", "MailCore", "PosternConfig", "TestSupport"]),
+        .testTarget(
+            name: "APITests",
+            dependencies: [
+                "API", "Directory", "Storage", "MailCore", "PosternConfig", "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
         .testTarget(name: "PosternCLITests", dependencies: ["TestSupport", "Storage", "Directory"]),
     ]
 )
