@@ -3,12 +3,16 @@ import Storage
 
 /// What `account-details` shows of an account: settings and totals.
 public struct AccountDetails: Sendable {
+    /// How many usernames an account may have (shown to clients; not enforced yet).
+    public static let usernameLimit = 20
+
     public var id: String
     public var username: String
     public var fromName: String?
     public var bannerLocation: String
     public var bandwidth: UInt64
     public var bandwidthLimit: UInt64
+    public var defaultUsernameID: String?
     public var defaultRecipientID: String?
     public var defaultAliasDomain: String?
     public var defaultAliasFormat: String
@@ -32,7 +36,7 @@ extension Accounts {
     public func details(userID: String) async throws -> AccountDetails? {
         let rows = try await pool.query(
             """
-            SELECT u.id, n.username, u.from_name, u.banner_location, u.bandwidth, u.bandwidth_limit,
+            SELECT u.id, n.username, u.default_username_id, u.from_name, u.banner_location, u.bandwidth, u.bandwidth_limit,
                 u.default_recipient_id, u.default_alias_domain, u.default_alias_format, u.created_at, u.updated_at,
                 (SELECT COUNT(*) FROM usernames x WHERE x.user_id = u.id) AS username_count,
                 (SELECT COUNT(*) FROM recipients r WHERE r.user_id = u.id) AS recipient_count,
@@ -61,6 +65,7 @@ extension Accounts {
             id: try row.string("id"), username: try row.optionalString("username") ?? "",
             fromName: try row.optionalString("from_name"), bannerLocation: try row.string("banner_location"),
             bandwidth: UInt64(try count("bandwidth")), bandwidthLimit: UInt64(try count("bandwidth_limit")),
+            defaultUsernameID: try row.optionalString("default_username_id"),
             defaultRecipientID: try row.optionalString("default_recipient_id"),
             defaultAliasDomain: try row.optionalString("default_alias_domain"),
             defaultAliasFormat: try row.string("default_alias_format"), usernameCount: try count("username_count"),

@@ -14,12 +14,12 @@ public enum AliasLocalPart {
         String((0..<8).map { _ in characters.randomElement(using: &generator)! })
     }
 
-    /// Two words and two digits, like `quiet.harbor27`: about 2.6 million possibilities, so a clash
-    /// is possible and the caller draws again on a duplicate.
+    /// Two words and a number from 0 to 999, like `quiet.harbor274` (addy.io's shape): about 26 million
+    /// possibilities, so a clash is possible and the caller draws again on a duplicate.
     public static func randomWords<G: RandomNumberGenerator>(using generator: inout G) -> String {
         let first = AliasWords.list.randomElement(using: &generator)!
         let second = AliasWords.list.randomElement(using: &generator)!
-        return "\(first).\(second)\(Int.random(in: 10...99, using: &generator))"
+        return "\(first).\(second)\(Int.random(in: 0...999, using: &generator))"
     }
 
     /// Names no user may take on a shared domain: they belong to the relay's operators (RFC 2142).

@@ -73,7 +73,7 @@ public struct AliasQuery: Sendable {
     public var sort: SortColumn = .createdAt
     public var descending = true
     public var page = 1
-    public var pageSize = 20
+    public var pageSize = 30
 
     public init() {}
 }

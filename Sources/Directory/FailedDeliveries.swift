@@ -18,6 +18,28 @@ public struct FailedDelivery: Sendable, Equatable {
     public var attemptedAt: Date
     public var createdAt: Date
     public var updatedAt: Date
+
+    public init(
+        id: String, userID: String, recipientID: String?, recipientEmail: String?, aliasID: String?, aliasEmail: String?,
+        bounceType: String?, remoteMTA: String?, sender: String?, emailType: String?, status: String?, code: String?,
+        attemptedAt: Date, createdAt: Date, updatedAt: Date
+    ) {
+        self.id = id
+        self.userID = userID
+        self.recipientID = recipientID
+        self.recipientEmail = recipientEmail
+        self.aliasID = aliasID
+        self.aliasEmail = aliasEmail
+        self.bounceType = bounceType
+        self.remoteMTA = remoteMTA
+        self.sender = sender
+        self.emailType = emailType
+        self.status = status
+        self.code = code
+        self.attemptedAt = attemptedAt
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
 }
 
 public struct FailedDeliveries: Sendable {

@@ -9,6 +9,8 @@ enum Resources {
             ("can_reply_send", .bool(r.canReplySend)), ("should_encrypt", .bool(r.shouldEncrypt)),
             ("inline_encryption", .bool(r.inlineEncryption)), ("protected_headers", .bool(r.protectedHeaders)),
             ("fingerprint", .string(r.fingerprint)), ("email_verified_at", APITime.json(r.verifiedAt)),
+            // Stripping PGP keys and signatures from forwarded mail is not offered (yet): always off.
+            ("remove_pgp_keys", .bool(false)), ("remove_pgp_signatures", .bool(false)),
             ("aliases_count", .int(r.aliasesCount)), ("created_at", APITime.json(r.createdAt)),
             ("updated_at", APITime.json(r.updatedAt)),
         ])
@@ -43,7 +45,7 @@ enum Resources {
             ("description", .string(u.description)), ("from_name", .string(u.fromName)),
             ("aliases_count", .int(u.aliasesCount)),
             ("default_recipient", defaultRecipient.map(recipient) ?? .null), ("active", .bool(u.active)),
-            ("catch_all", .bool(u.catchAll)), ("can_login", .bool(u.canLogin)),
+            ("catch_all", .bool(u.catchAll)), ("can_login", .bool(u.canLogin)), ("auto_create_regex", .null),
             ("created_at", APITime.json(u.createdAt)), ("updated_at", APITime.json(u.updatedAt)),
         ])
     }
@@ -54,7 +56,8 @@ enum Resources {
             ("description", .string(d.description)), ("from_name", .string(d.fromName)),
             ("aliases_count", .int(d.aliasesCount)),
             ("default_recipient", defaultRecipient.map(recipient) ?? .null), ("active", .bool(d.active)),
-            ("catch_all", .bool(d.catchAll)), ("domain_verified_at", APITime.json(d.verifiedAt)),
+            ("catch_all", .bool(d.catchAll)), ("auto_create_regex", .null),
+            ("domain_verified_at", APITime.json(d.verifiedAt)),
             ("domain_mx_validated_at", APITime.json(d.mxValidatedAt)),
             ("domain_sending_verified_at", APITime.json(d.sendingVerifiedAt)),
             ("created_at", APITime.json(d.createdAt)), ("updated_at", APITime.json(d.updatedAt)),
@@ -78,12 +81,13 @@ extension Resources {
         .object([
             ("id", .string(d.id)), ("username", .string(d.username)), ("from_name", .string(d.fromName)),
             ("email_subject", .null), ("banner_location", .string(d.bannerLocation)), ("bandwidth", .int(Int64(d.bandwidth))),
-            ("username_count", .int(d.usernameCount)), ("username_limit", .null),
-            ("default_recipient_id", .string(d.defaultRecipientID)),
+            ("username_count", .int(d.usernameCount)), ("username_limit", .int(AccountDetails.usernameLimit)),
+            ("default_username_id", .string(d.defaultUsernameID)), ("default_recipient_id", .string(d.defaultRecipientID)),
             ("default_alias_domain", .string(d.defaultAliasDomain)), ("default_alias_format", .string(d.defaultAliasFormat)),
             ("subscription", .null), ("subscription_ends_at", .null),
             ("bandwidth_limit", .int(Int64(d.bandwidthLimit))), ("recipient_count", .int(d.recipientCount)),
             ("recipient_limit", .null), ("active_domain_count", .int(d.activeDomainCount)), ("active_domain_limit", .null),
+            ("active_rule_count", .int(0)),
             ("active_shared_domain_alias_count", .int(d.activeSharedDomainAliasCount)),
             ("active_shared_domain_alias_limit", .null),
             ("total_emails_forwarded", .int(d.totalForwarded)), ("total_emails_blocked", .int(d.totalBlocked)),

@@ -25,6 +25,7 @@ struct AccountRoutes {
             let details = try await services.accounts.details(userID: userID)
             return jsonResponse(.object([
                 ("data", .array(options.map(JSONValue.string))),
+                ("sharedDomains", .array(services.sharedDomains.map(JSONValue.string))),
                 ("defaultAliasDomain", .string(details?.defaultAliasDomain ?? options.first)),
                 ("defaultAliasFormat", .string(details?.defaultAliasFormat ?? AliasFormat.randomCharacters.rawValue)),
             ]))

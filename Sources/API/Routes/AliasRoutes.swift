@@ -32,8 +32,12 @@ struct AliasRoutes {
             var fields = try await RequestFields.read(request, context: context)
             let id = fields.id()
             try fields.validate()
-            let alias = try await services.aliases.setActive(true, id: id!, userID: try context.userID)
-            return dataResponse(Resources.alias(alias))
+            let userID = try context.userID
+            guard let current = try await services.aliases.get(id: id!, userID: userID) else { throw APIError.notFound }
+            if current.deletedAt != nil {
+                throw APIError(.unprocessableContent, "You need to restore this alias before you can activate it")
+            }
+            return dataResponse(Resources.alias(try await services.aliases.setActive(true, id: id!, userID: userID)))
         }
         book.on(.delete, "active-aliases/{id}") { _, context in
             _ = try await services.aliases.setActive(false, id: try context.id(), userID: try context.userID)
@@ -65,8 +69,9 @@ struct AliasRoutes {
             if let n = Int(size), (1...100).contains(n) { query.pageSize = n }
             else { errors.append(("page.size", ["The page.size field must be between 1 and 100."])) }
         }
-        if let search = parameters["filter[search]"], !search.isEmpty {
+        if let search = parameters["filter[search]"] {
             if search.count > 50 { errors.append(("filter.search", ["The filter.search field must not be greater than 50 characters."])) }
+            else if search.count < 3 { errors.append(("filter.search", ["The filter.search field must be at least 3 characters."])) }
             else { query.search = search }
         }
         if let active = parameters["filter[active]"] {

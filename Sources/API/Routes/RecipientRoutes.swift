@@ -14,8 +14,15 @@ struct RecipientRoutes {
     ]
 
     func register(_ book: RouteBook) {
-        book.on(.get, "recipients") { _, context in
-            jsonResponse(.object([("data", .array(try await services.recipients.list(userID: try context.userID).map(Resources.recipient)))]))
+        book.on(.get, "recipients") { request, context in
+            var recipients = try await services.recipients.list(userID: try context.userID)
+            switch request.queryParameters["filter[verified]"] {
+            case nil: break
+            case "true", "1": recipients = recipients.filter { $0.verifiedAt != nil }
+            case "false", "0": recipients = recipients.filter { $0.verifiedAt == nil }
+            default: throw APIError.validation([("filter.verified", ["The selected filter.verified is invalid."])])
+            }
+            return jsonResponse(.object([("data", .array(recipients.map(Resources.recipient)))]))
         }
         book.on(.post, "recipients") { request, context in
             var fields = try await RequestFields.read(request, context: context)

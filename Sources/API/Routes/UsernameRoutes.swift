@@ -1,12 +1,12 @@
 import Directory
 import Hummingbird
 
-/// `usernames` and their toggles (`active-usernames`, `catch-all-usernames`, `can-login-usernames`).
+/// `usernames` and their toggles (`active-usernames`, `catch-all-usernames`, `loginable-usernames`).
 struct UsernameRoutes {
     let services: APIServices
 
     static let toggles: [(path: String, flag: UsernameFlag)] = [
-        ("active-usernames", .active), ("catch-all-usernames", .catchAll), ("can-login-usernames", .canLogin),
+        ("active-usernames", .active), ("catch-all-usernames", .catchAll), ("loginable-usernames", .canLogin),
     ]
 
     func json(_ username: Username, _ userID: String) async throws -> JSONValue {
