@@ -74,7 +74,7 @@ let package = Package(
         .testTarget(
             name: "APITests",
             dependencies: [
-                "API", "Directory", "Storage", "MailCore", "PosternConfig", "TestSupport",
+                "API", "Directory", "Storage", "MailCore", "PosternConfig", "TestSupport", "Yams",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
