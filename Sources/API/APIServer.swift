@@ -50,6 +50,21 @@ final class RouteBook {
         entries.append("\(method.rawValue) /api/v1/\(path)")
         group.on(RouterPath(path), method: method, use: handler)
     }
+
+    /// addy.io's on/off endpoints: `POST /path {"id"}` turns a setting on and answers with the record,
+    /// `DELETE /path/{id}` turns it off and answers 204. `set(on, id, userID)` returns the record's JSON.
+    func toggle(_ path: String, _ set: @escaping @Sendable (Bool, String, String) async throws -> JSONValue) {
+        on(.post, path) { request, context in
+            var fields = try await RequestFields.read(request, context: context)
+            let id = fields.id()
+            try fields.validate()
+            return dataResponse(try await set(true, id!, try context.userID))
+        }
+        on(.delete, path + "/{id}") { _, context in
+            _ = try await set(false, try context.id(), try context.userID)
+            return noContent()
+        }
+    }
 }
 
 /// The addy.io-compatible REST API, `/metrics` and `/health` aside (they arrive with the MTA).

@@ -52,6 +52,12 @@ struct RequestFields {
         }
     }
 
+    /// An optional text field of a PATCH: nil when the body leaves it out (keep it as it is),
+    /// `.some(nil)` when it is null (clear it), `.some(text)` otherwise.
+    mutating func optionalText(_ key: String, maxLength: Int) -> String?? {
+        has(key) ? .some(string(key, maxLength: maxLength)) : nil
+    }
+
     /// A string that must be one of a fixed set.
     mutating func choice(_ key: String, _ allowed: [String], required: Bool = false) -> String? {
         guard let value = string(key, required: required) else { return nil }

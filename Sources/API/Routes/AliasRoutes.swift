@@ -42,7 +42,7 @@ struct AliasRoutes {
         book.on(.delete, "active-aliases/{id}") { _, context in
             _ = try await services.aliases.setActive(false, id: try context.id(), userID: try context.userID)
             return noContent()
-        }
+        }  // (not `book.toggle`: activating a deleted alias has its own answer)
         book.on(.post, "alias-recipients") { request, context in
             var fields = try await RequestFields.read(request, context: context)
             let aliasID = fields.string("alias_id", required: true, maxLength: 64)
@@ -152,8 +152,8 @@ struct AliasRoutes {
 
     @Sendable func update(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         var fields = try await RequestFields.read(request, context: context)
-        let description: String?? = fields.has("description") ? .some(fields.string("description", maxLength: 200)) : nil
-        let fromName: String?? = fields.has("from_name") ? .some(fields.string("from_name", maxLength: 50)) : nil
+        let description = fields.optionalText("description", maxLength: 200)
+        let fromName = fields.optionalText("from_name", maxLength: 50)
         try fields.validate()
         let alias = try await services.aliases.update(
             id: try context.id(), userID: try context.userID, description: description, fromName: fromName)

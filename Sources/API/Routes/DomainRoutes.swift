@@ -51,8 +51,8 @@ struct DomainRoutes {
         }
         book.on(.patch, "domains/{id}") { request, context in
             var fields = try await RequestFields.read(request, context: context)
-            let description: String?? = fields.has("description") ? .some(fields.string("description", maxLength: 200)) : nil
-            let fromName: String?? = fields.has("from_name") ? .some(fields.string("from_name", maxLength: 50)) : nil
+            let description = fields.optionalText("description", maxLength: 200)
+            let fromName = fields.optionalText("from_name", maxLength: 50)
             try fields.validate()
             let userID = try context.userID
             let domain = try await services.domains.update(
@@ -63,17 +63,9 @@ struct DomainRoutes {
             try await services.domains.delete(id: try context.id(), userID: try context.userID)
             return noContent()
         }
-        for toggle in Self.toggles {
-            book.on(.post, toggle.path) { request, context in
-                var fields = try await RequestFields.read(request, context: context)
-                let id = fields.id()
-                try fields.validate()
-                let userID = try context.userID
-                return dataResponse(try await json(try await services.domains.set(toggle.flag, true, id: id!, userID: userID), userID))
-            }
-            book.on(.delete, toggle.path + "/{id}") { _, context in
-                _ = try await services.domains.set(toggle.flag, false, id: try context.id(), userID: try context.userID)
-                return noContent()
+        for (path, flag) in Self.toggles {
+            book.toggle(path) { on, id, userID in
+                try await json(try await services.domains.set(flag, on, id: id, userID: userID), userID)
             }
         }
     }

@@ -77,21 +77,15 @@ struct RecipientRoutes {
             _ = try await services.recipients.setKey(nil, id: try context.id(), userID: try context.userID)
             return noContent()
         }
-        for toggle in Self.toggles {
-            book.on(.post, toggle.path) { request, context in
-                var fields = try await RequestFields.read(request, context: context)
-                let id = fields.id()
-                try fields.validate()
-                let userID = try context.userID
-                guard let current = try await services.recipients.get(id: id!, userID: userID) else { throw APIError.notFound }
-                if toggle.flag != .canReplySend, current.fingerprint == nil {
-                    throw APIError.validation([("id", ["The recipient has no public key to encrypt with."])])
+        for (path, flag) in Self.toggles {
+            book.toggle(path) { on, id, userID in
+                if on, flag != .canReplySend {
+                    guard let current = try await services.recipients.get(id: id, userID: userID) else { throw APIError.notFound }
+                    if current.fingerprint == nil {
+                        throw APIError.validation([("id", ["The recipient has no public key to encrypt with."])])
+                    }
                 }
-                return dataResponse(Resources.recipient(try await services.recipients.set(toggle.flag, true, id: id!, userID: userID)))
-            }
-            book.on(.delete, toggle.path + "/{id}") { _, context in
-                _ = try await services.recipients.set(toggle.flag, false, id: try context.id(), userID: try context.userID)
-                return noContent()
+                return Resources.recipient(try await services.recipients.set(flag, on, id: id, userID: userID))
             }
         }
     }

@@ -25,8 +25,14 @@ struct UsernameRoutes {
             var fields = try await RequestFields.read(request, context: context)
             let name = fields.string("username", required: true, maxLength: 20)
             let description = fields.string("description", maxLength: 200)
-            if let name, (try? Accounts.normalizedUsername(name)) == nil {
-                fields.fail("username", "The username may only contain letters and numbers.")
+            if let name {
+                do throws(DirectoryError) {
+                    _ = try Accounts.normalizedUsername(name)
+                } catch .reservedUsername {
+                    fields.fail("username", "The username is reserved.")
+                } catch {
+                    fields.fail("username", "The username may only contain letters and numbers.")
+                }
             }
             try fields.validate()
             let userID = try context.userID
@@ -46,8 +52,8 @@ struct UsernameRoutes {
         }
         book.on(.patch, "usernames/{id}") { request, context in
             var fields = try await RequestFields.read(request, context: context)
-            let description: String?? = fields.has("description") ? .some(fields.string("description", maxLength: 200)) : nil
-            let fromName: String?? = fields.has("from_name") ? .some(fields.string("from_name", maxLength: 50)) : nil
+            let description = fields.optionalText("description", maxLength: 200)
+            let fromName = fields.optionalText("from_name", maxLength: 50)
             try fields.validate()
             let userID = try context.userID
             let username = try await services.usernames.update(
@@ -65,17 +71,9 @@ struct UsernameRoutes {
             }
             return noContent()
         }
-        for toggle in Self.toggles {
-            book.on(.post, toggle.path) { request, context in
-                var fields = try await RequestFields.read(request, context: context)
-                let id = fields.id()
-                try fields.validate()
-                let userID = try context.userID
-                return dataResponse(try await json(try await services.usernames.set(toggle.flag, true, id: id!, userID: userID), userID))
-            }
-            book.on(.delete, toggle.path + "/{id}") { _, context in
-                _ = try await services.usernames.set(toggle.flag, false, id: try context.id(), userID: try context.userID)
-                return noContent()
+        for (path, flag) in Self.toggles {
+            book.toggle(path) { on, id, userID in
+                try await json(try await services.usernames.set(flag, on, id: id, userID: userID), userID)
             }
         }
     }
