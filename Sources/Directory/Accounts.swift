@@ -39,8 +39,16 @@ public struct Accounts: Sendable {
         guard (1...20).contains(lower.count), lower.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else {
             throw .invalidUsername(name)
         }
+        guard !reservedUsernames.contains(lower) else { throw .reservedUsername(lower) }
         return lower
     }
+
+    /// Host names a relay's own domain commonly uses, and operator mailbox names: no user may take them
+    /// as `NAME.<root domain>`.
+    public static let reservedUsernames: Set<String> = [
+        "www", "mail", "mx", "mx1", "mx2", "smtp", "imap", "pop", "pop3", "api", "app", "admin", "root", "ns", "ns1",
+        "ns2", "autoconfig", "autodiscover", "postmaster", "abuse", "hostmaster", "webmaster", "noreply", "bounces",
+    ]
 
     /// Creates an account, its default username, and its default recipient (already verified:
     /// the operator vouches for it). All or nothing.

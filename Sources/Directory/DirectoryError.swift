@@ -2,6 +2,7 @@
 public enum DirectoryError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidUsername(String)
     case usernameTaken(String)
+    case reservedUsername(String)
     case unknownUser(String)
     case unknownToken(String)
     case invalidLabel
@@ -21,6 +22,7 @@ public enum DirectoryError: Error, Sendable, Equatable, CustomStringConvertible 
         case .invalidUsername(let name):
             "'\(name)' is not a valid username (1 to 20 letters and digits)"
         case .usernameTaken(let name): "the username '\(name)' is already taken"
+        case .reservedUsername(let name): "the username '\(name)' is reserved"
         case .unknownUser(let name): "no user named '\(name)'"
         case .unknownToken(let id): "no API token with id '\(id)'"
         case .invalidLabel: "a token label must be 1 to 255 characters"

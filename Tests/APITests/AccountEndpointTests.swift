@@ -105,6 +105,8 @@ enum GPGKey {
         let id = try #require(created.data("id")?.stringValue)
         #expect(try await node.send("POST", "/api/v1/usernames", as: jane, json: #"{"username":"janework"}"#).status == 422)
         #expect(try await node.send("POST", "/api/v1/usernames", as: jane, json: #"{"username":"jane.work"}"#).status == 422)
+        #expect(try await node.send("POST", "/api/v1/usernames", as: jane, json: #"{"username":"mail"}"#).json?["errors"]?["username"]
+            == .array([.string("The username is reserved.")]))
         let options = try await node.send("GET", "/api/v1/domain-options", as: jane)
         #expect(options.data == .array([.string("relay.test"), .string("other-shared.test"), .string("jane.relay.test"),
                                         .string("janework.relay.test")]))

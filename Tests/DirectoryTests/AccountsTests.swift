@@ -45,6 +45,11 @@ import Testing
         #expect(throws: DirectoryError.invalidUsername(name)) { try Accounts.normalizedUsername(name) }
     }
 
+    @Test(arguments: ["MX", "www", "postmaster", "autodiscover"])
+    func hostAndOperatorNamesAreReserved(name: String) {
+        #expect(throws: DirectoryError.reservedUsername(name.lowercased())) { try Accounts.normalizedUsername(name) }
+    }
+
     @Test func tokensAreStoredOnlyAsHashesAndAuthenticate() async throws {
         let pool = try await migratedPool()
         let (user, _) = try await Accounts(pool: pool).createUser(
