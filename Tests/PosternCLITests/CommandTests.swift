@@ -130,6 +130,15 @@ import Testing
         #expect(try await APITokens(pool: pool).authenticate(secondToken) == nil)
         #expect(try await APITokens(pool: pool).authenticate(token) != nil, "the other token still works")
 
+        let expiring = try await PosternProcess.run(["token", "create", "jane", "--expires", "2h", "--config", config])
+        #expect(expiring.status == 0, "\(expiring.stderr)")
+        let expiringToken = try #require(expiring.stdoutLines.last)
+        let expiringRecord = try #require(try await APITokens(pool: pool).authenticate(expiringToken))
+        let lifetime = try #require(expiringRecord.expiresAt).timeIntervalSinceNow
+        #expect(lifetime > 7100 && lifetime <= 7200)
+        let badExpiry = try await PosternProcess.run(["token", "create", "jane", "--expires", "soon", "--config", config])
+        #expect(badExpiry.stderrLines == ["postern: --expires 'soon': not a duration (like 12h, 30d)"])
+
         let unknownUser = try await PosternProcess.run(["token", "create", "nobody", "--config", config])
         #expect(unknownUser.stderrLines == ["postern: no user named 'nobody'"])
         let unknownToken = try await PosternProcess.run(["token", "revoke", "no-such-id", "--config", config])
