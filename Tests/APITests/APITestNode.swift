@@ -19,6 +19,7 @@ struct APITestNode: Sendable {
     let base: String
     let pool: ConnectionPool
     let config: NodeConfig
+    let group: ServiceGroup
     let server: Task<Void, any Error>
 
     static let migrations = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -37,15 +38,17 @@ struct APITestNode: Sendable {
             """, environment: [:])
         let pool = ConnectionPool(options: config.database.connectionOptions, maxConnections: 20)
         _ = try await Migrator(pool: pool).run(try Migration.load(from: migrations))
-        let app = APIServer.application(pool: pool, config: config, logger: Logger(label: "apitest"))
-        let server = Task { try await app.runService() }
-        let node = APITestNode(base: "http://127.0.0.1:\(port)", pool: pool, config: config, server: server)
+        let logger = Logger(label: "apitest")
+        let app = APIServer.application(pool: pool, config: config, logger: logger)
+        let group = ServiceGroup(services: [app], logger: logger)
+        let server = Task { try await group.run() }
+        let node = APITestNode(base: "http://127.0.0.1:\(port)", pool: pool, config: config, group: group, server: server)
         try await node.waitUntilListening()
         return node
     }
 
     func stop() async {
-        server.cancel()
+        await group.triggerGracefulShutdown()
         _ = await server.result
         await pool.close()
     }
@@ -86,6 +89,15 @@ struct APITestNode: Sendable {
         func data(_ key: String) -> JSONValue? { json?["data"]?[key] }
     }
 
+    /// A client that never answers from a cache (the shared session's cache ignores Authorization).
+    static let session: URLSession = {
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.urlCache = nil
+        configuration.requestCachePolicy = .reloadIgnoringLocalAndRemoteCacheData
+        configuration.httpShouldSetCookies = false
+        return URLSession(configuration: configuration)
+    }()
+
     /// Sends a request; `body` is raw bytes so tests can send anything at all.
     func request(
         _ method: String, _ path: String, token: String? = nil, body: [UInt8]? = nil,
@@ -100,7 +112,7 @@ struct APITestNode: Sendable {
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         }
         for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
-        let (data, response) = try await URLSession.shared.data(for: request)
+        let (data, response) = try await Self.session.data(for: request)
         let http = response as! HTTPURLResponse
         var fields: [String: String] = [:]
         for (name, value) in http.allHeaderFields { fields[String(describing: name).lowercased()] = String(describing: value) }

@@ -184,6 +184,8 @@ struct Victim {
         }
         let good = try await node.request("GET", "/api/v1/aliases", headers: ["Authorization": "bearer " + jane.token])
         #expect(good.status == 200, "the scheme name is case-insensitive")
+        #expect(good.headers["cache-control"] == "no-store")
+        #expect(try await node.request("GET", "/api/v1/aliases").headers["cache-control"] == "no-store")
         let unknownRoute = try await node.send("GET", "/api/v1/no-such-thing", as: jane)
         #expect(unknownRoute.status == 404)
         await node.stop()

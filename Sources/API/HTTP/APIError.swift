@@ -41,14 +41,15 @@ extension APIError: HTTPResponseError {
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         var fields = headers
         fields[.contentType] = "application/json"
+        fields[.cacheControl] = "no-store"
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: body.serialized)))
     }
 }
 
-/// A JSON response with a status.
+/// A JSON response with a status. Answers are per user and change: no cache may keep them.
 func jsonResponse(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
     Response(
-        status: status, headers: [.contentType: "application/json"],
+        status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
         body: .init(byteBuffer: ByteBuffer(bytes: value.serialized)))
 }
 
@@ -57,4 +58,4 @@ func dataResponse(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Resp
     jsonResponse(.object([("data", value)]), status: status)
 }
 
-func noContent() -> Response { Response(status: .noContent) }
+func noContent() -> Response { Response(status: .noContent, headers: [.cacheControl: "no-store"]) }
