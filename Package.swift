@@ -28,7 +28,7 @@ let package = Package(
             providers: [.apt(["libgpgme-dev"])]),
 
         // Pure mail values: addresses, later headers, SRS, DKIM.
-        .target(name: "MailCore"),
+        .target(name: "MailCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // The YAML configuration of a node, with environment overrides and validation.
         .target(
             name: "PosternConfig",
@@ -66,7 +66,7 @@ let package = Package(
 
         // Shared by the test targets: a throwaway MariaDB server and helpers to run `postern`.
         .target(name: "TestSupport", dependencies: ["Storage"], path: "Tests/TestSupport"),
-        .testTarget(name: "MailCoreTests", dependencies: ["MailCore"]),
+        .testTarget(name: "MailCoreTests", dependencies: ["MailCore", "TestSupport"]),
         .testTarget(name: "PosternConfigTests", dependencies: ["PosternConfig"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(name: "DirectoryTests", dependencies: ["Directory", "Storage", "TestSupport"]),

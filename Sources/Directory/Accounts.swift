@@ -58,6 +58,7 @@ public struct Accounts: Sendable {
         let userID = Identifier.make()
         let usernameID = Identifier.make()
         let recipientID = Identifier.make()
+        let recipient = recipient.normalized
         do {
             try await pool.transaction { db in
                 _ = try await db.execute(

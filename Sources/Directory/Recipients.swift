@@ -48,6 +48,7 @@ public struct Recipients: Sendable {
 
     /// Adds an unverified recipient and returns it with the token of its verification link.
     public func create(userID: String, email: EmailAddress) async throws -> (Recipient, String) {
+        let email = email.normalized
         let now = Date().atDatabasePrecision
         let id = Identifier.make()
         let token = APITokens.generateSecret()

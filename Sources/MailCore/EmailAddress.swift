@@ -1,10 +1,24 @@
 /// A mailbox as SMTP carries it in MAIL FROM and RCPT TO (RFC 5321 §4.1.2): `local@domain`.
 ///
-/// The local part keeps its case (it belongs to the receiving system); the domain is lower-cased.
+/// Both parts keep the bytes they were written with (a rewrite such as SRS must not change them).
+/// The local part's case belongs to the receiving system; domains compare without regard to case,
+/// so two addresses are equal when their local parts are and their domains match case-insensitively.
 /// UTF-8 in either part is accepted (RFC 6531), so callers decide whether SMTPUTF8 is needed.
 public struct EmailAddress: Sendable, Hashable, CustomStringConvertible {
     public let localPart: String
     public let domain: String
+
+    public static func == (a: EmailAddress, b: EmailAddress) -> Bool {
+        a.localPart == b.localPart && a.domain.lowercased() == b.domain.lowercased()
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(localPart)
+        hasher.combine(domain.lowercased())
+    }
+
+    /// The same mailbox with its domain in lower case: the form records are stored in.
+    public var normalized: EmailAddress { EmailAddress(localPart: localPart, domain: domain.lowercased()) }
 
     public enum ParseError: Error, Equatable, CustomStringConvertible {
         case missingAt
@@ -28,7 +42,7 @@ public struct EmailAddress: Sendable, Hashable, CustomStringConvertible {
 
     public init(localPart: String, domain: String) {
         self.localPart = localPart
-        self.domain = domain.lowercased()
+        self.domain = domain
     }
 
     public init(parsing text: String) throws(ParseError) {
