@@ -29,6 +29,8 @@ let package = Package(
 
         // Pure mail values: addresses, later headers, SRS, DKIM.
         .target(name: "MailCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        // SMTP grammar: command parsing, replies, strict framing. Pure: no I/O.
+        .target(name: "SMTPCore"),
         // The YAML configuration of a node, with environment overrides and validation.
         .target(
             name: "PosternConfig",
@@ -68,6 +70,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Storage"], path: "Tests/TestSupport"),
         .testTarget(name: "MailCoreTests", dependencies: ["MailCore", "TestSupport"]),
         .testTarget(name: "PosternConfigTests", dependencies: ["PosternConfig"]),
+        .testTarget(name: "SMTPCoreTests", dependencies: ["SMTPCore"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(name: "DirectoryTests", dependencies: ["Directory", "Storage", "TestSupport"]),
         .testTarget(name: "OpenPGPTests", dependencies: ["OpenPGP"]),
