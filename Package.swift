@@ -30,7 +30,7 @@ let package = Package(
         // Pure mail values: addresses, later headers, SRS, DKIM.
         .target(name: "MailCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // SMTP grammar: command parsing, replies, strict framing. Pure: no I/O.
-        .target(name: "SMTPCore"),
+        .target(name: "SMTPCore", dependencies: ["MailCore"]),
         // The YAML configuration of a node, with environment overrides and validation.
         .target(
             name: "PosternConfig",
@@ -70,7 +70,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Storage"], path: "Tests/TestSupport"),
         .testTarget(name: "MailCoreTests", dependencies: ["MailCore", "TestSupport"]),
         .testTarget(name: "PosternConfigTests", dependencies: ["PosternConfig"]),
-        .testTarget(name: "SMTPCoreTests", dependencies: ["SMTPCore"]),
+        .testTarget(name: "SMTPCoreTests", dependencies: ["SMTPCore", "MailCore"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(name: "DirectoryTests", dependencies: ["Directory", "Storage", "TestSupport"]),
         .testTarget(name: "OpenPGPTests", dependencies: ["OpenPGP"]),
