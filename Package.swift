@@ -31,6 +31,8 @@ let package = Package(
         .target(name: "MailCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // SMTP grammar: command parsing, replies, strict framing. Pure: no I/O.
         .target(name: "SMTPCore", dependencies: ["MailCore"]),
+        // DNS messages (MX, A, AAAA, TXT) for next-hop lookup and, later, SPF/DKIM/DMARC. Pure: no I/O.
+        .target(name: "DNS"),
         // The YAML configuration of a node, with environment overrides and validation.
         .target(
             name: "PosternConfig",
@@ -71,6 +73,7 @@ let package = Package(
         .testTarget(name: "MailCoreTests", dependencies: ["MailCore", "TestSupport"]),
         .testTarget(name: "PosternConfigTests", dependencies: ["PosternConfig"]),
         .testTarget(name: "SMTPCoreTests", dependencies: ["SMTPCore", "MailCore"]),
+        .testTarget(name: "DNSTests", dependencies: ["DNS"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(name: "DirectoryTests", dependencies: ["Directory", "Storage", "TestSupport"]),
         .testTarget(name: "OpenPGPTests", dependencies: ["OpenPGP"]),
