@@ -46,18 +46,24 @@ public struct APITokens: Sendable {
         guard result.affectedRows == 1 else { throw DirectoryError.unknownToken(id) }
     }
 
+    /// How often the last use of a token is written down: not on every request.
+    static let lastUseResolution: TimeInterval = 60
+
     /// The token record a presented bearer token belongs to, if it exists and has not expired.
-    /// Records the use.
+    /// Records the use (at most once a minute per token, so a busy client does not write on every request).
     public func authenticate(_ presented: String, now: Date = Date()) async throws -> APIToken? {
         let rows = try await pool.query(
-            "SELECT id, user_id, label, created_at, expires_at FROM api_tokens WHERE token_hash = ?",
+            "SELECT id, user_id, label, created_at, expires_at, last_used_at FROM api_tokens WHERE token_hash = ?",
             [.blob(Self.hash(presented))])
         guard let row = rows.first else { return nil }
         let token = APIToken(
             id: try row.string("id"), userID: try row.string("user_id"), label: try row.string("label"),
             createdAt: try row.date("created_at"), expiresAt: try row.optionalDate("expires_at"))
         if let expiry = token.expiresAt, expiry <= now { return nil }
-        try await pool.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", [.date(now), .text(token.id)])
+        let lastUse = try row.optionalDate("last_used_at")
+        if lastUse.map({ now.timeIntervalSince($0) >= Self.lastUseResolution }) ?? true {
+            try await pool.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", [.date(now), .text(token.id)])
+        }
         return token
     }
 }

@@ -6,7 +6,7 @@ import Foundation
 /// (connect, execute, fetch) stall only that connection's thread, never the cooperative pool
 /// or a NIO event loop.
 final class DedicatedThreadExecutor: SerialExecutor, @unchecked Sendable {
-    // @unchecked Sendable is safe: the only mutable state, `jobs` and `stopping`, is read and written
+    // Sendability is checked by hand here, and holds: the only mutable state, `jobs` and `stopping`, is read and written
     // solely while `condition` is locked; the thread itself is started once in `init` and never touched again.
     private let condition = NSCondition()
     private var jobs: [UnownedJob] = []
