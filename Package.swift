@@ -17,6 +17,8 @@ let package = Package(
         // Default traits off: they pull in swift-configuration, which Postern does not use.
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // C libraries, imported through their real headers.
@@ -31,6 +33,35 @@ let package = Package(
         .target(name: "MailCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // SMTP grammar: command parsing, replies, strict framing. Pure: no I/O.
         .target(name: "SMTPCore", dependencies: ["MailCore"]),
+        // The SMTP server on NIO: runs SMTPServerSession on a channel, STARTTLS, limits, backpressure.
+        .target(
+            name: "SMTPServer",
+            dependencies: [
+                "SMTPCore", "MailCore", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        // The SMTP client on NIO: connections to next hops, pipelining, opportunistic STARTTLS, a pool.
+        .target(
+            name: "SMTPClient",
+            dependencies: [
+                "SMTPCore", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]),
+        // A DNS client over UDP with TCP fallback, against `dns.resolver`.
+        .target(name: "DNSResolver", dependencies: ["DNS"]),
+        // The durable queue on disk: fsync'd message files, delivery progress.
+        .target(name: "Spool"),
+        // The forwarding rules: RCPT policy, the delivery queue with retries, SRS.
+        .target(
+            name: "Relay",
+            dependencies: [
+                "Directory", "MailCore", "SMTPCore", "SMTPClient", "SMTPServer", "Spool", "DNS", "DNSResolver", "Storage",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]),
         // DNS messages (MX, A, AAAA, TXT) for next-hop lookup and, later, SPF/DKIM/DMARC. Pure: no I/O.
         .target(name: "DNS"),
         // The YAML configuration of a node, with environment overrides and validation.
@@ -62,7 +93,8 @@ let package = Package(
         .executableTarget(
             name: "PosternCLI",
             dependencies: [
-                "PosternConfig", "Storage", "Directory", "OpenPGP", "MailCore", "API",
+                "PosternConfig", "Storage", "Directory", "OpenPGP", "MailCore", "API", "Relay", "SMTPServer", "SMTPCore",
+                "SMTPClient", "Spool",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -70,6 +102,9 @@ let package = Package(
 
         // Shared by the test targets: a throwaway MariaDB server and helpers to run `postern`.
         .target(name: "TestSupport", dependencies: ["Storage"], path: "Tests/TestSupport"),
+        .testTarget(name: "SpoolTests", dependencies: ["Spool"]),
+        .testTarget(name: "RelayTests", dependencies: ["Relay", "MailCore", "SMTPCore", "Spool"]),
+        .testTarget(name: "MailFlowTests", dependencies: ["TestSupport", "Storage"]),
         .testTarget(name: "MailCoreTests", dependencies: ["MailCore", "TestSupport"]),
         .testTarget(name: "PosternConfigTests", dependencies: ["PosternConfig"]),
         .testTarget(name: "SMTPCoreTests", dependencies: ["SMTPCore", "MailCore"]),

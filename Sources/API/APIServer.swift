@@ -67,15 +67,29 @@ final class RouteBook {
     }
 }
 
-/// The addy.io-compatible REST API, `/metrics` and `/health` aside (they arrive with the MTA).
+/// What the node tells `/metrics` and `/health` (outside `/api/v1`, without authentication).
+public struct NodeProbe: Sendable {
+    /// The Prometheus exposition text.
+    public var metrics: @Sendable () async -> String
+    /// Facts about the node for `/health` (queue depth, draining…), as JSON members.
+    public var facts: @Sendable () async -> [(String, Int)]
+
+    public init(metrics: @escaping @Sendable () async -> String, facts: @escaping @Sendable () async -> [(String, Int)]) {
+        self.metrics = metrics
+        self.facts = facts
+    }
+}
+
+/// The addy.io-compatible REST API, with `/metrics` and `/health` beside it.
 public enum APIServer {
     public static let version = (major: 0, minor: 1, patch: 0)
 
     /// The Hummingbird application serving the API on `config.apiListen`.
-    public static func application(pool: ConnectionPool, config: NodeConfig, logger: Logger)
+    public static func application(pool: ConnectionPool, config: NodeConfig, logger: Logger, probe: NodeProbe? = nil)
         -> some ApplicationProtocol
     {
         let (router, _) = makeRouter(pool: pool, config: config, logger: logger)
+        if let probe { NodeRoutes(pool: pool, probe: probe).register(router) }
         return Application(
             router: router,
             configuration: ApplicationConfiguration(

@@ -30,6 +30,10 @@ public struct NodeConfig: Sendable {
         public var maxMessageSize: Int
         public var tlsCertificate: String?
         public var tlsKey: String?
+        /// A session that sends nothing for this long gets 421 and is closed.
+        public var idleTimeout: Duration
+        public var maxSessions: Int
+        public var maxRecipients: Int
     }
 
     public struct Delivery: Sendable {
@@ -38,6 +42,10 @@ public struct NodeConfig: Sendable {
         public var firstRetry: Duration
         public var maxRetryInterval: Duration
         public var maxLifetime: Duration
+        /// Messages delivered at once.
+        public var concurrency: Int
+        /// How long a next hop may take to answer.
+        public var timeout: Duration
     }
 
     public struct Domains: Sendable {
@@ -94,12 +102,15 @@ public struct NodeConfig: Sendable {
         smtp = SMTP(
             listen: v.endpoint("smtp.listen") ?? Endpoint(host: "0.0.0.0", port: 25),
             maxMessageSize: v.number("smtp.max_message_size") ?? 26_214_400,
-            tlsCertificate: v.text("smtp.tls_certificate"), tlsKey: v.text("smtp.tls_key"))
+            tlsCertificate: v.text("smtp.tls_certificate"), tlsKey: v.text("smtp.tls_key"),
+            idleTimeout: v.duration("smtp.idle_timeout") ?? .seconds(300), maxSessions: v.number("smtp.max_sessions") ?? 500,
+            maxRecipients: v.number("smtp.max_recipients") ?? 100)
         delivery = Delivery(
             relayHost: v.endpoint("delivery.relay_host"),
             firstRetry: v.duration("delivery.first_retry") ?? .seconds(300),
             maxRetryInterval: v.duration("delivery.max_retry_interval") ?? .seconds(4000),
-            maxLifetime: v.duration("delivery.max_lifetime") ?? .seconds(432_000))
+            maxLifetime: v.duration("delivery.max_lifetime") ?? .seconds(432_000),
+            concurrency: v.number("delivery.concurrency") ?? 64, timeout: v.duration("delivery.timeout") ?? .seconds(120))
         spoolPath = v.text("spool.path") ?? "/var/spool/postern"
         apiListen = v.endpoint("api.listen") ?? Endpoint(host: "127.0.0.1", port: 8080)
         apiRateLimit = v.number("api.rate_limit") ?? 60

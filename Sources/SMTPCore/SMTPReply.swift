@@ -53,3 +53,6 @@ extension SMTPReply {
     public static let bareLineEndingInData = SMTPReply(550, "5.5.2", "Error: bare <CR> or <LF> in message data")
     public static let dataLineTooLong = SMTPReply(550, "5.5.2", "Error: message line longer than 1000 octets")
 }
+
+/// A refusal can travel as an error: `Result<QueueID, SMTPReply>` from the store, say.
+extension SMTPReply: Error {}

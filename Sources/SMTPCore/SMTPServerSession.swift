@@ -5,7 +5,10 @@ import MailCore
 /// The channel handler feeds it framer events and the answers to what it asked (a recipient lookup,
 /// storing a message), and carries out the actions it returns, in order. While a lookup or a store is
 /// outstanding the handler feeds nothing else, so replies to pipelined commands keep their order.
-public struct SMTPServerSession: Sendable {
+///
+/// `Route` is what the recipient policy learned about an accepted recipient (where its mail goes); the
+/// session only carries it from RCPT to the envelope it hands over for storing.
+public struct SMTPServerSession<Route: Sendable & Equatable>: Sendable {
     public struct Configuration: Sendable {
         public var hostname: String
         public var maxMessageSize: Int
@@ -29,12 +32,14 @@ public struct SMTPServerSession: Sendable {
         /// nil for the null sender `<>` (bounces).
         public var sender: EmailAddress?
         public var recipients: [EmailAddress] = []
+        /// What the policy said about each of `recipients`, in the same order.
+        public var routes: [Route] = []
         public var smtpUTF8 = false
         public var body8BitMIME = false
     }
 
     public enum RecipientDecision: Sendable, Equatable {
-        case accept
+        case accept(Route)
         /// Accept, then drop the message for this recipient (a deactivated alias, counted as blocked).
         case acceptAndDiscard
         case reject(SMTPReply)
@@ -176,8 +181,9 @@ public struct SMTPServerSession: Sendable {
         guard case .awaitingRecipient(let recipient) = phase else { return [] }
         phase = .greeted
         switch decision {
-        case .accept:
+        case .accept(let route):
             transaction?.recipients.append(recipient)
+            transaction?.routes.append(route)
             return [.send(SMTPReply(250, "2.1.5", "Ok"))]
         case .acceptAndDiscard:
             discardedRecipients += 1

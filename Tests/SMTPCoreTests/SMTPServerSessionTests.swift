@@ -5,23 +5,23 @@ import Testing
 /// Runs client input through the framer and the session the way the channel handler will, answering
 /// lookups with `policy` and stores with `store`, and returns what the server sent and stored.
 struct SessionHarness {
-    var session: SMTPServerSession
+    var session: SMTPServerSession<String>
     var framer = SMTPInputFramer()
     var sent: [SMTPReply] = []
-    var stored: [(SMTPServerSession.Envelope, String)] = []
+    var stored: [(SMTPServerSession<String>.Envelope, String)] = []
     var closed = false
     var tlsStarted = false
-    var policy: (EmailAddress) -> SMTPServerSession.RecipientDecision = { _ in .accept }
+    var policy: (EmailAddress) -> SMTPServerSession<String>.RecipientDecision = { .accept($0.description) }
     var store: () -> String? = { "Q1" }
 
     init(tls: Bool = false, maxRecipients: Int = 100, maxErrors: Int = 10, maxMessageSize: Int = 10_000, draining: Bool = false) {
-        session = SMTPServerSession(configuration: .init(
+        session = SMTPServerSession<String>(configuration: .init(
             hostname: "mx.relay.test", maxMessageSize: maxMessageSize, maxRecipients: maxRecipients,
             maxErrors: maxErrors, tlsAvailable: tls))
         perform(session.start(draining: draining))
     }
 
-    mutating func perform(_ actions: [SMTPServerSession.Action]) {
+    mutating func perform(_ actions: [SMTPServerSession<String>.Action]) {
         for action in actions {
             switch action {
             case .send(let reply): sent.append(reply)
@@ -74,7 +74,7 @@ struct SessionHarness {
             case "foreign": .reject(.relayDenied)
             case "off": .acceptAndDiscard
             case "db": .reject(.databaseUnavailable)
-            default: .accept
+            default: .accept(address.description)
             }
         }
         h.send("EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<unknown@relay.test>\r\nRCPT TO:<foreign@else.example>\r\nRCPT TO:<db@relay.test>\r\nRCPT TO:<off@relay.test>\r\nRCPT TO:<alias@relay.test>\r\nDATA\r\nx\r\n.\r\n")
@@ -82,6 +82,7 @@ struct SessionHarness {
         #expect(h.stored.count == 1)
         #expect(h.stored.first?.0.sender == nil, "the null sender")
         #expect(h.stored.first?.0.recipients.map(\.localPart) == ["alias"])
+        #expect(h.stored.first?.0.routes == ["alias@relay.test"], "each accepted recipient keeps its route")
     }
 
     @Test func onlyDiscardedRecipientsMeansAcceptedAndDropped() {

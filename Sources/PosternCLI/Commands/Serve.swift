@@ -4,6 +4,12 @@ import Logging
 import PosternConfig
 import ServiceLifecycle
 import Storage
+import Relay
+import SMTPServer
+import Spool
+import Directory
+import MailCore
+import NIOSSL
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,13 +32,21 @@ struct Serve: AsyncParsableCommand {
                 await pool.close()
                 throw error
             }
+            let mail = try MailNode(config: config, pool: pool)
+            let probe = NodeProbe(
+                metrics: { mail.metrics.prometheusText() },
+                facts: { [("queue_depth", await mail.queue.depth), ("smtp_sessions", mail.listener.openSessions),
+                          ("draining", mail.inbound.isDraining ? 1 : 0)] })
             let node = NodeService(config: config, logger: logger)
-            let api = APIServer.application(pool: pool, config: config, logger: Logger(label: "postern.api"))
+            let api = APIServer.application(pool: pool, config: config, logger: Logger(label: "postern.api"), probe: probe)
+            // Shutdown runs in reverse: the API stops, then the listener (no new sessions), then the queue.
             let group = ServiceGroup(
                 configuration: ServiceGroupConfiguration(
-                    services: [.init(service: node), .init(service: api)], gracefulShutdownSignals: [.sigterm, .sigint],
-                    logger: logger))
+                    services: [.init(service: node), .init(service: mail.queue), .init(service: mail.listener),
+                               .init(service: api)],
+                    gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
+            mail.spool.close()
             await pool.close()
             logger.info("stopped", metadata: ["node": "\(config.node.name)"])
         }
@@ -52,5 +66,49 @@ struct NodeService: Service, CustomStringConvertible {
         logger.info("serving", metadata: ["node": "\(config.node.name)", "hostname": "\(config.node.hostname)"])
         try? await gracefulShutdown()
         logger.info("shutting down", metadata: ["node": "\(config.node.name)"])
+    }
+}
+
+/// The mail side of a node, wired from the configuration: spool, delivery queue, RCPT policy, listener.
+struct MailNode {
+    let spool: Spool
+    let metrics = NodeMetrics()
+    let queue: DeliveryQueue
+    let inbound: InboundMail
+    let listener: SMTPListener<InboundMail>
+
+    init(config: NodeConfig, pool: ConnectionPool) throws {
+        spool = try Spool(path: config.spoolPath)
+        let srs = SRSRewriter(domain: config.srs.domain, secrets: config.srs.secrets)
+        let routing = MailRouting(pool: pool)
+        let resolver: any NextHopResolver
+        if let relay = config.delivery.relayHost {
+            resolver = RelayHost(NextHop(host: relay.host, port: Int(relay.port)))
+        } else {
+            resolver = MXResolver(server: NextHop(host: config.dnsResolver.host, port: Int(config.dnsResolver.port)))
+        }
+        var clientTLS = TLSConfiguration.makeClientConfiguration()
+        clientTLS.certificateVerification = .none  // opportunistic STARTTLS, as Postfix's `may`
+        queue = DeliveryQueue(
+            settings: .init(
+                heloName: config.node.hostname,
+                schedule: RetrySchedule(first: config.delivery.firstRetry, maximum: config.delivery.maxRetryInterval,
+                                        lifetime: config.delivery.maxLifetime),
+                concurrency: config.delivery.concurrency, timeout: config.delivery.timeout,
+                tls: try NIOSSLContext(configuration: clientTLS)),
+            spool: spool, srs: srs, resolver: resolver, failures: FailedDeliveries(pool: pool), routing: routing,
+            metrics: metrics, logger: Logger(label: "postern.queue"))
+        let policy = RecipientPolicy(routing: routing, sharedDomains: config.domains.shared, rootDomain: config.domains.root,
+                                     srs: srs, logger: Logger(label: "postern.smtp"))
+        inbound = InboundMail(policy: policy, spool: spool, queue: queue, metrics: metrics, logger: Logger(label: "postern.smtp"))
+        var tls: (certificate: String, key: String)?
+        if let certificate = config.smtp.tlsCertificate, let key = config.smtp.tlsKey { tls = (certificate, key) }
+        listener = try SMTPListener(
+            settings: .init(
+                host: config.smtp.listen.host, port: Int(config.smtp.listen.port),
+                session: .init(hostname: config.node.hostname, maxMessageSize: config.smtp.maxMessageSize,
+                               maxRecipients: config.smtp.maxRecipients),
+                idleTimeout: config.smtp.idleTimeout, maxSessions: config.smtp.maxSessions, tls: tls),
+            delegate: inbound, logger: Logger(label: "postern.smtp"))
     }
 }

@@ -1,0 +1,342 @@
+import Directory
+import Foundation
+import Logging
+import MailCore
+import NIOSSL
+import SMTPClient
+import SMTPCore
+import ServiceLifecycle
+import Spool
+
+/// The delivery side of a node: takes spooled messages to their next hops, with the envelope sender
+/// rewritten by SRS, retries what failed temporarily with backoff, and records what failed for good as
+/// a failed delivery for the alias owner (never a bounce to the original sender, which would reveal
+/// the real mailbox).
+public actor DeliveryQueue: Service {
+    public struct Settings: Sendable {
+        public var heloName: String
+        public var schedule: RetrySchedule
+        /// Messages being delivered at once.
+        public var concurrency: Int
+        public var timeout: Duration
+        /// Offered to next hops that announce STARTTLS.
+        public var tls: NIOSSLContext?
+
+        public init(heloName: String, schedule: RetrySchedule, concurrency: Int = 64, timeout: Duration = .seconds(120),
+                    tls: NIOSSLContext?) {
+            self.heloName = heloName
+            self.schedule = schedule
+            self.concurrency = concurrency
+            self.timeout = timeout
+            self.tls = tls
+        }
+    }
+
+    private struct Entry {
+        var message: SpooledMessage
+        /// Kept in memory between acceptance and the first attempt; read from the spool after that.
+        var body: [UInt8]?
+        var progress: DeliveryProgress
+        var inFlight = false
+    }
+
+    let settings: Settings
+    let spool: Spool
+    let srs: SRSRewriter
+    let resolver: any NextHopResolver
+    let failures: FailedDeliveries
+    let routing: MailRouting
+    let metrics: NodeMetrics
+    let logger: Logger
+    let connections = SMTPConnectionPool()
+    private var entries: [QueueID: Entry] = [:]
+    private var running = 0
+    private var stopping = false
+
+    public init(settings: Settings, spool: Spool, srs: SRSRewriter, resolver: any NextHopResolver,
+                failures: FailedDeliveries, routing: MailRouting, metrics: NodeMetrics, logger: Logger) {
+        self.settings = settings
+        self.spool = spool
+        self.srs = srs
+        self.resolver = resolver
+        self.failures = failures
+        self.routing = routing
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// Loads what the spool holds (after a restart, a crash, or a kill -9), then delivers until shutdown.
+    public func run() async throws {
+        let recovered = try spool.recover()
+        for id in recovered where entries[id] == nil {
+            guard let (message, _) = try? spool.load(id) else { continue }
+            let progress = spool.progress(of: id) ?? DeliveryProgress(nextAttemptAt: Date())
+            entries[id] = Entry(message: message, body: nil, progress: progress)
+        }
+        if !recovered.isEmpty { logger.info("queue recovered", metadata: ["messages": "\(recovered.count)"]) }
+        metrics.setQueueDepth(entries.count)
+        var round = 0
+        while !Task.isShuttingDownGracefully {
+            round += 1
+            if round % 4 == 0 { followAdministration() }
+            startDue()
+            await connections.sweep()
+            try? await Task.sleep(for: .milliseconds(250))
+        }
+        stopping = true
+        // Attempts in progress finish (their outcome is recorded); nothing new starts.
+        for _ in 0..<600 where running > 0 {
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        await connections.closeAll()
+    }
+
+    /// A message just stored: deliver it now if there is room, else with the next round.
+    public func enqueue(_ message: SpooledMessage, body: [UInt8]) {
+        entries[message.id] = Entry(message: message, body: body, progress: DeliveryProgress(nextAttemptAt: Date()))
+        metrics.setQueueDepth(entries.count)
+        startDue()
+    }
+
+    // MARK: - Administration (`postern queue`)
+
+    public struct Summary: Sendable {
+        public var id: QueueID
+        public var sender: String?
+        public var recipients: [String]
+        public var attempts: Int
+        public var nextAttemptAt: Date
+        public var lastProblem: String?
+    }
+
+    public func summaries() -> [Summary] {
+        entries.values.sorted { $0.message.id < $1.message.id }.map { entry in
+            Summary(id: entry.message.id, sender: entry.message.sender,
+                    recipients: entry.message.deliveries.indices.filter { !entry.progress.finished.contains($0) }
+                        .map { entry.message.deliveries[$0].recipient },
+                    attempts: entry.progress.attempts, nextAttemptAt: entry.progress.nextAttemptAt,
+                    lastProblem: entry.progress.lastProblem)
+        }
+    }
+
+    /// Makes every deferred message due now.
+    public func flush() {
+        for id in entries.keys { entries[id]?.progress.nextAttemptAt = Date() }
+        startDue()
+    }
+
+    public var depth: Int { entries.count }
+
+    /// `postern queue` works on the spool directly: it asks for a flush with a request file, and
+    /// deletes a message by removing its file. The node notices both here.
+    private func followAdministration() {
+        if spool.takeFlushRequest() {
+            logger.info("queue flush requested")
+            flush()
+        }
+        for (id, entry) in entries where !entry.inFlight && !spool.contains(id) {
+            entries[id] = nil
+            logger.info("deleted by the administrator", metadata: ["queue_id": "\(id)"])
+        }
+        metrics.setQueueDepth(entries.count)
+    }
+
+    // MARK: - Attempts
+
+    private func startDue() {
+        guard !stopping else { return }
+        let now = Date()
+        for (id, entry) in entries where running < settings.concurrency {
+            guard !entry.inFlight, entry.progress.nextAttemptAt <= now else { continue }
+            entries[id]?.inFlight = true
+            running += 1
+            Task { await self.attempt(id) }
+        }
+    }
+
+    private func attempt(_ id: QueueID) async {
+        defer {
+            running -= 1
+            entries[id]?.inFlight = false
+            startDue()
+        }
+        guard var entry = entries[id] else { return }
+        let body: [UInt8]
+        if let kept = entry.body {
+            body = kept
+        } else {
+            do {
+                body = try spool.load(id).1
+            } catch {
+                logger.error("queued message unreadable", metadata: ["queue_id": "\(id)", "error": "\(error)"])
+                entries[id] = nil
+                return
+            }
+        }
+        entry.body = nil
+        let message = entry.message
+        let pending = message.deliveries.indices.filter { !entry.progress.finished.contains($0) }
+        let sender = envelopeSender(of: message)
+        let needsUTF8 = message.smtpUTF8 && Self.needsSMTPUTF8(message, body: body)
+
+        // One transaction per recipient domain: the next hop is the same for all its recipients.
+        var byDomain: [String: [Int]] = [:]
+        for index in pending {
+            let domain = message.deliveries[index].recipient.split(separator: "@").last.map { $0.lowercased() } ?? ""
+            byDomain[domain, default: []].append(index)
+        }
+        let results = await withTaskGroup(of: [(Int, SMTPClientTransaction.Outcome, String)].self) { group in
+            for (domain, indexes) in byDomain {
+                group.addTask {
+                    await self.deliver(indexes.map { message.deliveries[$0].recipient }, domain: domain, sender: sender,
+                                       body: body, needsUTF8: needsUTF8)
+                        .enumerated().map { (indexes[$0.offset], $0.element.0, $0.element.1) }
+                }
+            }
+            var all: [(Int, SMTPClientTransaction.Outcome, String)] = []
+            for await part in group { all += part }
+            return all
+        }
+
+        let now = Date()
+        entry.progress.attempts += 1
+        entry.progress.firstAttemptAt = entry.progress.firstAttemptAt ?? now
+        let expired = settings.schedule.expired(age: .seconds(now.timeIntervalSince(message.receivedAt)))
+        var deferredProblem: String?
+        var forwardedAliases: Set<String> = []
+        for (index, outcome, hop) in results {
+            let delivery = message.deliveries[index]
+            let fields: Logger.Metadata = ["queue_id": "\(id)", "to": "\(delivery.recipient)", "relay": "\(hop)"]
+            switch outcome {
+            case .delivered(let reply):
+                entry.progress.finished.insert(index)
+                metrics.delivered()
+                logger.info("delivered", metadata: fields.merging(["reply": "\(Self.text(reply))"]) { $1 })
+                if let aliasID = delivery.aliasID { forwardedAliases.insert(aliasID) }
+            case .failed(let reply):
+                entry.progress.finished.insert(index)
+                await recordFailure(delivery, message: message, reply: reply, hop: hop, at: now)
+                logger.info("failed", metadata: fields.merging(["reply": "\(Self.text(reply))"]) { $1 })
+            case .deferred(let reply):
+                if expired {
+                    entry.progress.finished.insert(index)
+                    let giveUp = SMTPReply(code: 554, enhanced: "5.4.7",
+                                           lines: ["Delivery time expired; last problem: \(Self.text(reply))"])
+                    await recordFailure(delivery, message: message, reply: giveUp, hop: hop, at: now)
+                    logger.info("failed", metadata: fields.merging(["reply": "\(Self.text(giveUp))"]) { $1 })
+                } else {
+                    metrics.deferred()
+                    deferredProblem = Self.text(reply)
+                    logger.info("deferred", metadata: fields.merging(["reply": "\(Self.text(reply))"]) { $1 })
+                }
+            }
+        }
+        for aliasID in forwardedAliases {
+            if let userID = message.deliveries.first(where: { $0.aliasID == aliasID })?.userID {
+                try? await routing.countForwarded(aliasID: aliasID, userID: userID, bytes: body.count, at: now)
+            }
+        }
+        if entry.progress.finished.count == message.deliveries.count {
+            spool.remove(id)
+            entries[id] = nil
+            logger.info("removed", metadata: ["queue_id": "\(id)"])
+        } else {
+            entry.progress.lastProblem = deferredProblem
+            let wait = settings.schedule.delay(afterAttempt: entry.progress.attempts)
+            entry.progress.nextAttemptAt = now.addingTimeInterval(Self.seconds(wait))
+            try? spool.saveProgress(entry.progress, of: id)
+            entry.inFlight = true  // cleared by the defer above
+            entries[id] = entry
+        }
+        metrics.setQueueDepth(entries.count)
+    }
+
+    /// Hands one copy per recipient to the first next hop of `domain` that takes the connection.
+    /// Returns each recipient's outcome and the hop it was decided at.
+    private func deliver(_ recipients: [String], domain: String, sender: String, body: [UInt8], needsUTF8: Bool) async
+        -> [(SMTPClientTransaction.Outcome, String)]
+    {
+        let transaction = SMTPClientTransaction(sender: sender, recipients: recipients, body: body, needsSMTPUTF8: needsUTF8)
+        let hops: [NextHop]
+        do {
+            hops = try await resolver.hops(for: domain)
+        } catch let failure as NextHopFailure {
+            let reply: SMTPReply
+            switch failure {
+            case .permanent(let text): reply = SMTPReply(550, "5.1.2", "Cannot find a mail server for \(domain): \(text)")
+            case .temporary(let text): reply = SMTPReply(451, "4.4.3", "Cannot look up the mail server of \(domain): \(text)")
+            }
+            return recipients.map { _ in (reply.isPermanentFailure ? .failed(reply) : .deferred(reply), "dns") }
+        } catch {
+            return recipients.map { _ in (.deferred(SMTPReply(451, "4.4.3", "DNS lookup failed")), "dns") }
+        }
+        var lastProblem = SMTPReply(451, "4.4.1", "No next hop answered")
+        var lastHop = "none"
+        for hop in hops {
+            lastHop = hop.description
+            let connection: SMTPClientConnection
+            if let idle = await connections.take(hop.description) {
+                connection = idle
+            } else {
+                do {
+                    connection = try await SMTPClientConnection.open(
+                        host: hop.host, port: hop.port, heloName: settings.heloName, tls: settings.tls,
+                        timeout: settings.timeout)
+                } catch let refused as SMTPClientConnection.Refused {
+                    if refused.reply.isPermanentFailure { return recipients.map { _ in (.failed(refused.reply), hop.description) } }
+                    lastProblem = refused.reply
+                    continue
+                } catch {
+                    lastProblem = SMTPReply(451, "4.4.1", "Connection to \(hop) failed")
+                    continue
+                }
+            }
+            let outcomes = await connection.send(transaction)
+            await connections.put(connection)
+            return outcomes.map { ($0, hop.description) }
+        }
+        return recipients.map { _ in (.deferred(lastProblem), lastHop) }
+    }
+
+    private func recordFailure(_ delivery: SpooledMessage.Delivery, message: SpooledMessage, reply: SMTPReply,
+                               hop: String, at now: Date) async {
+        metrics.failed()
+        guard let userID = delivery.userID else { return }
+        let record = FailedDelivery(
+            id: UUID().uuidString.lowercased(), userID: userID, recipientID: delivery.recipientID, recipientEmail: delivery.recipient,
+            aliasID: delivery.aliasID, aliasEmail: delivery.alias, bounceType: reply.isPermanentFailure ? "hard" : "soft",
+            remoteMTA: hop, sender: message.sender, emailType: "F", status: reply.enhanced,
+            code: Self.text(reply), attemptedAt: now, createdAt: now, updatedAt: now)
+        do {
+            try await failures.record(record)
+        } catch {
+            logger.error("could not record a failed delivery", metadata: ["queue_id": "\(message.id)", "error": "\(error)"])
+        }
+    }
+
+    /// SRS0 (or SRS1) of the original sender in `srs.domain`; the null sender stays null.
+    private func envelopeSender(of message: SpooledMessage) -> String {
+        guard let text = message.sender, let address = try? EmailAddress(parsing: text) else { return "" }
+        return srs.forward(address, now: message.receivedAt).description
+    }
+
+    /// RFC 6531: the next hop must support SMTPUTF8 only when an address or the header holds non-ASCII.
+    static func needsSMTPUTF8(_ message: SpooledMessage, body: [UInt8]) -> Bool {
+        if let sender = message.sender, !sender.allSatisfy(\.isASCII) { return true }
+        if message.deliveries.contains(where: { !$0.recipient.allSatisfy(\.isASCII) }) { return true }
+        var index = 0
+        while index + 3 < body.count, !(body[index] == 13 && body[index + 1] == 10 && body[index + 2] == 13 && body[index + 3] == 10) {
+            if body[index] > 127 { return true }
+            index += 1
+        }
+        return false
+    }
+
+    static func text(_ reply: SMTPReply) -> String {
+        "\(reply.code)\(reply.enhanced.map { " " + $0 } ?? "") \(reply.lines.joined(separator: " "))"
+    }
+
+    static func seconds(_ duration: Duration) -> TimeInterval {
+        TimeInterval(duration.components.seconds) + TimeInterval(duration.components.attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,99 @@
+import Directory
+import Logging
+import MailCore
+import SMTPCore
+
+/// Where an accepted recipient's mail goes: the alias and the real mailboxes behind it.
+public struct RecipientRoute: Sendable, Equatable {
+    /// The address as the sender wrote it.
+    public var alias: String
+    public var aliasID: String
+    public var userID: String
+    public var destinations: [AliasRouting.Destination]
+
+    public init(alias: String, aliasID: String, userID: String, destinations: [AliasRouting.Destination]) {
+        self.alias = alias
+        self.aliasID = aliasID
+        self.userID = userID
+        self.destinations = destinations
+    }
+}
+
+public typealias InboundSession = SMTPServerSession<RecipientRoute>
+
+/// The decision at RCPT time (SPEC §4): which recipients Postern takes mail for, and where it goes.
+public struct RecipientPolicy: Sendable {
+    /// What a decision was, for logs and counters.
+    public enum Reason: String, Sendable, CaseIterable {
+        case accepted, blocked, bounce, unknown_alias, deactivated, foreign_domain, over_bandwidth, no_recipient,
+             forged_srs, database_unavailable
+    }
+
+    let routing: MailRouting
+    let sharedDomains: Set<String>
+    let rootDomain: String
+    let srs: SRSRewriter
+    let logger: Logger
+
+    public init(routing: MailRouting, sharedDomains: [String], rootDomain: String, srs: SRSRewriter, logger: Logger) {
+        self.routing = routing
+        self.sharedDomains = Set(sharedDomains.map { $0.lowercased() })
+        self.rootDomain = rootDomain.lowercased()
+        self.srs = srs
+        self.logger = logger
+    }
+
+    public func decide(_ recipient: EmailAddress) async -> (InboundSession.RecipientDecision, Reason) {
+        let domain = recipient.domain.lowercased()
+        if domain == srs.domain.lowercased(), Self.looksLikeSRS(recipient.localPart) {
+            do {
+                _ = try srs.reverse(recipient)
+                return (.acceptAndDiscard, .bounce)
+            } catch {
+                return (.reject(.unknownUser), .forged_srs)
+            }
+        }
+        do {
+            if let alias = try await routing.alias(email: Self.lookupAddress(recipient)) {
+                return try await decide(recipient, alias: alias)
+            }
+            if sharedDomains.contains(domain) || domain.hasSuffix("." + rootDomain) {
+                return (.reject(.unknownUser), .unknown_alias)
+            }
+            if try await routing.isCustomDomain(domain) { return (.reject(.unknownUser), .unknown_alias) }
+            return (.reject(.relayDenied), .foreign_domain)
+        } catch {
+            logger.warning("recipient lookup failed", metadata: ["error": "\(error)"])
+            return (.reject(.databaseUnavailable), .database_unavailable)
+        }
+    }
+
+    private func decide(_ recipient: EmailAddress, alias: AliasRouting) async throws
+        -> (InboundSession.RecipientDecision, Reason)
+    {
+        if alias.deleted { return (.reject(.unknownUser), .unknown_alias) }
+        if !alias.active {
+            if alias.rejectDeactivated { return (.reject(.unknownUser), .deactivated) }
+            try? await routing.countBlocked(aliasID: alias.aliasID)
+            return (.acceptAndDiscard, .blocked)
+        }
+        if alias.overBandwidth { return (.reject(.overQuota), .over_bandwidth) }
+        guard !alias.destinations.isEmpty else {
+            return (.reject(SMTPReply(550, "5.1.1", "Recipient address rejected: no verified mailbox")), .no_recipient)
+        }
+        let route = RecipientRoute(alias: recipient.description, aliasID: alias.aliasID, userID: alias.userID,
+                                   destinations: alias.destinations)
+        return (.accept(route), .accepted)
+    }
+
+    static func looksLikeSRS(_ localPart: String) -> Bool {
+        let prefix = localPart.prefix(5).uppercased()
+        return prefix == "SRS0=" || prefix == "SRS1="
+    }
+
+    /// The address to look up: a `+extension` on the local part is ignored (`shop+news@…` is `shop@…`).
+    static func lookupAddress(_ recipient: EmailAddress) -> String {
+        let local = recipient.localPart.split(separator: "+", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        return "\(local)@\(recipient.domain.lowercased())"
+    }
+}

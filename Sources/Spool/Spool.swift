@@ -1,0 +1,187 @@
+import Dispatch
+import Foundation
+
+/// The durable queue of a node on disk (one directory, `spool.path`).
+///
+/// `queue/ID` holds one accepted message: a header line, its envelope as JSON, then its bytes exactly
+/// as received. It is written as `queue/ID.partial`, fsync'd, renamed, and the directory fsync'd
+/// (shared with concurrent stores, see `DirectorySync`) before `store` returns: only then may the
+/// SMTP server say 250. After a crash, `.partial` files are half-written and are discarded; a file
+/// whose sizes do not match its header is set aside as `.damaged`.
+///
+/// `state/ID` records delivery progress (attempts, what is done). It is rewritten by rename but not
+/// fsync'd: losing it can only make Postern deliver a copy twice, never lose one.
+public final class Spool: Sendable {
+    public let path: String
+    private let queueDirectory: String
+    private let stateDirectory: String
+    private let directorySync: DirectorySync
+    private static let magic = "POSTERN-SPOOL 1"
+
+    public init(path: String) throws(SpoolError) {
+        self.path = path
+        queueDirectory = path + "/queue"
+        stateDirectory = path + "/state"
+        for directory in [path, queueDirectory, stateDirectory] {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw .io("creating \(directory)", EACCES)
+            }
+        }
+        directorySync = try DirectorySync(path: queueDirectory)
+    }
+
+    public func close() { directorySync.close() }
+
+    // MARK: - Messages
+
+    /// Writes the message and returns once it is on stable storage.
+    public func store(_ message: SpooledMessage, body: [UInt8]) async throws {
+        let envelope = try JSONEncoder().encode(message)
+        let file = queueDirectory + "/" + message.id.text
+        try await Self.blocking {
+            var bytes = Array("\(Self.magic) \(envelope.count) \(body.count)\n".utf8)
+            bytes.reserveCapacity(bytes.count + envelope.count + body.count)
+            bytes += envelope
+            bytes += body
+            try Self.writeSynced(bytes, to: file + ".partial")
+            guard rename(file + ".partial", file) == 0 else { throw SpoolError.io("rename into the queue", errno) }
+        }
+        try await directorySync.sync()
+    }
+
+    /// Reads a queued message back.
+    public func load(_ id: QueueID) throws -> (SpooledMessage, [UInt8]) {
+        let file = queueDirectory + "/" + id.text
+        guard let data = FileManager.default.contents(atPath: file) else { throw SpoolError.io("reading \(id)", errno) }
+        let bytes = [UInt8](data)
+        guard let newline = bytes.firstIndex(of: 10) else { throw SpoolError.corrupt(id.text) }
+        let header = String(decoding: bytes[..<newline], as: UTF8.self).split(separator: " ")
+        guard header.count == 4, "\(header[0]) \(header[1])" == Self.magic, let envelopeLength = Int(header[2]),
+              let bodyLength = Int(header[3]), envelopeLength >= 0, bodyLength >= 0,
+              bytes.count == newline + 1 + envelopeLength + bodyLength
+        else { throw SpoolError.corrupt(id.text) }
+        let envelopeStart = newline + 1
+        let bodyStart = envelopeStart + envelopeLength
+        guard let message = try? JSONDecoder().decode(SpooledMessage.self, from: Data(bytes[envelopeStart..<bodyStart])),
+              message.id == id
+        else { throw SpoolError.corrupt(id.text) }
+        return (message, Array(bytes[bodyStart...]))
+    }
+
+    /// What is queued, after a restart: discards half-written files and sets damaged ones aside.
+    public func recover() throws -> [QueueID] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: queueDirectory)) ?? []
+        var ids: [QueueID] = []
+        for name in names {
+            if name.hasSuffix(".partial") {
+                unlink(queueDirectory + "/" + name)
+            } else if let id = QueueID(name) {
+                if (try? load(id)) != nil {
+                    ids.append(id)
+                } else {
+                    rename(queueDirectory + "/" + name, queueDirectory + "/" + name + ".damaged")
+                }
+            }
+        }
+        return ids.sorted()
+    }
+
+    /// The ids in the queue now, without reading the files.
+    public func queuedIDs() -> [QueueID] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: queueDirectory)) ?? []).compactMap(QueueID.init).sorted()
+    }
+
+    public func contains(_ id: QueueID) -> Bool { access(queueDirectory + "/" + id.text, F_OK) == 0 }
+
+    /// Asks the node that owns this spool to try every deferred message now (`postern queue flush`).
+    public func requestFlush() throws {
+        guard FileManager.default.createFile(atPath: path + "/flush", contents: Data()) else {
+            throw SpoolError.io("writing the flush request", errno)
+        }
+    }
+
+    /// Whether a flush was asked for since the last call.
+    public func takeFlushRequest() -> Bool { unlink(path + "/flush") == 0 }
+
+    /// Removes a message that needs nothing more (every copy delivered or given up).
+    public func remove(_ id: QueueID) {
+        unlink(stateDirectory + "/" + id.text)
+        unlink(queueDirectory + "/" + id.text)
+    }
+
+    // MARK: - Delivery progress
+
+    public func progress(of id: QueueID) -> DeliveryProgress? {
+        guard let data = FileManager.default.contents(atPath: stateDirectory + "/" + id.text) else { return nil }
+        return try? JSONDecoder().decode(DeliveryProgress.self, from: data)
+    }
+
+    public func saveProgress(_ progress: DeliveryProgress, of id: QueueID) throws {
+        let file = stateDirectory + "/" + id.text
+        let data = try JSONEncoder().encode(progress)
+        guard FileManager.default.createFile(atPath: file + ".new", contents: data),
+              rename(file + ".new", file) == 0
+        else { throw SpoolError.io("writing the state of \(id)", errno) }
+    }
+
+    // MARK: - Blocking I/O
+
+    /// Runs blocking file work off the cooperative thread pool. Concurrent fsyncs of different files
+    /// are merged by the file system's journal, which is the point of running them side by side.
+    static func blocking(_ work: @escaping @Sendable () throws -> Void) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            DispatchQueue.global().async {
+                do {
+                    try work()
+                    continuation.resume()
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
+
+    static func writeSynced(_ bytes: [UInt8], to file: String) throws {
+        let fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw SpoolError.io("creating \(file)", errno) }
+        defer { Foundation.close(fd) }
+        var written = 0
+        while written < bytes.count {
+            let n = bytes.withUnsafeBytes { raw in write(fd, raw.baseAddress! + written, raw.count - written) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                let code = errno
+                unlink(file)
+                throw SpoolError.io("writing \(file)", code)
+            }
+            written += n
+        }
+        guard fdatasync(fd) == 0 else {
+            let code = errno
+            unlink(file)
+            throw SpoolError.io("fsync of \(file)", code)
+        }
+    }
+}
+
+/// How far delivery of one queued message has come.
+public struct DeliveryProgress: Codable, Sendable, Equatable {
+    public var attempts: Int
+    public var firstAttemptAt: Date?
+    public var nextAttemptAt: Date
+    /// Indexes into the message's deliveries that need nothing more (delivered, or failed for good).
+    public var finished: Set<Int>
+    /// The last temporary failure, for `postern queue show`.
+    public var lastProblem: String?
+
+    public init(attempts: Int = 0, firstAttemptAt: Date? = nil, nextAttemptAt: Date, finished: Set<Int> = [],
+                lastProblem: String? = nil) {
+        self.attempts = attempts
+        self.firstAttemptAt = firstAttemptAt
+        self.nextAttemptAt = nextAttemptAt
+        self.finished = finished
+        self.lastProblem = lastProblem
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// A real node between real SMTP peers: swaks and Postfix's smtp-source send, an aiosmtpd sink receives.
+@Suite(.serialized) struct ForwardingTests {
+    @Test func mailToAnAliasIsForwardedWithAnSRSSender() async throws {
+        let node = try await MailTestNode()
+        defer { node.shutdown() }
+        try node.startSink()
+        try node.startServer()
+        try await node.createAlias("shop")
+
+        let (status, output) = try MailTestNode.run("swaks", [
+            "--server", "127.0.0.1:\(node.smtpPort)", "--from", "bob@sender.test", "--to", "shop@relay.test",
+            "--header", "Subject: order 42", "--body", "Thanks for the order.\n.leading dot stays", "--helo", "client.test",
+        ])
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("250 2.0.0 Ok: queued as "))
+        #expect(node.waitUntil { node.received().count == 1 }, "\(node.log)")
+        let (envelope, message) = try #require(node.received().first)
+        let sender = try #require(envelope["mail_from"] as? String)
+        #expect(sender.hasPrefix("SRS0="), "the envelope sender is rewritten: \(sender)")
+        #expect(sender.hasSuffix("=sender.test=bob@relay.test"))
+        #expect(envelope["rcpt_tos"] as? [String] == ["alice@dest.test"])
+        #expect(message.contains("Subject: order 42"))
+        #expect(message.contains("\n.leading dot stays"), "dot-stuffing is undone at the far end")
+        #expect(node.log.contains("accepted") && node.log.contains("delivered"))
+
+        // The alias counts the forward; /metrics and /health report it.
+        let (_, list) = try await node.api("GET", "/api/v1/aliases")
+        let alias = try #require((list["data"] as? [[String: Any]])?.first)
+        #expect(alias["emails_forwarded"] as? Int == 1)
+        let (metricsStatus, metrics) = try await node.get("/metrics")
+        #expect(metricsStatus == 200)
+        #expect(metrics.contains("postern_messages_accepted_total 1\n"))
+        #expect(metrics.contains("postern_deliveries_delivered_total 1\n"))
+        let (healthStatus, health) = try await node.get("/health")
+        #expect(healthStatus == 200)
+        #expect(health.contains("\"database\":\"up\""))
+    }
+
+    @Test func recipientDecisions() async throws {
+        let node = try await MailTestNode()
+        defer { node.shutdown() }
+        try node.startSink()
+        try node.startServer()
+        try await node.createAlias("shop")
+        let off = try await node.createAlias("paused")
+        let offID = try #require(off["id"] as? String)
+        let (deactivated, _) = try await node.api("DELETE", "/api/v1/active-aliases/\(offID)")
+        #expect(deactivated == 204)
+
+        let client = try RawSMTPClient(port: node.smtpPort)
+        defer { client.close() }
+        try client.send("EHLO client.test\r\n")
+        let ehlo = try client.reply()
+        #expect(ehlo.code == 250)
+        for keyword in ["PIPELINING", "SIZE", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES"] {
+            #expect(ehlo.text.contains(keyword))
+        }
+        try client.send("MAIL FROM:<bob@sender.test>\r\n")
+        #expect(try client.reply().code == 250)
+        let cases: [(String, String)] = [
+            ("nobody@relay.test", "550 5.1.1"), ("someone@foreign.example", "554 5.7.1"), ("paused@relay.test", "250 2.1.5"),
+            ("shop+newsletter@relay.test", "250 2.1.5"), ("SHOP@RELAY.TEST", "250 2.1.5"),
+            ("SRS0=xxxx=AA=example.com=bob@relay.test", "550 5.1.1"),
+        ]
+        for (address, expected) in cases {
+            try client.send("RCPT TO:<\(address)>\r\n")
+            let reply = try client.reply()
+            #expect(reply.text.hasPrefix(expected), "RCPT \(address): \(reply.text)")
+        }
+        try client.send("VRFY shop\r\n")
+        #expect(try client.reply().code == 252)
+        try client.send("DATA\r\n")
+        #expect(try client.reply().code == 354)
+        try client.send("Subject: hi\r\n\r\nbody\r\n.\r\n")
+        #expect(try client.reply().code == 250)
+        #expect(node.waitUntil { node.received().count == 1 })
+        let envelope = try #require(node.received().first?.envelope)
+        #expect(envelope["rcpt_tos"] as? [String] == ["alice@dest.test", "alice@dest.test"], "one copy per accepted alias")
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(node.received().count == 1, "nothing for the deactivated alias")
+        let (_, paused) = try await node.api("GET", "/api/v1/aliases/\(offID)")
+        #expect((paused["data"] as? [String: Any])?["emails_blocked"] as? Int == 1)
+    }
+
+    @Test func bouncesToValidSRSAddressesAreAccepted() async throws {
+        let node = try await MailTestNode()
+        defer { node.shutdown() }
+        try node.startSink()
+        try node.startServer()
+        try await node.createAlias("shop")
+        _ = try MailTestNode.run("swaks", ["--server", "127.0.0.1:\(node.smtpPort)", "--from", "bob@sender.test",
+                                           "--to", "shop@relay.test"])
+        #expect(node.waitUntil { node.received().count == 1 })
+        let srs = try #require(node.received().first?.envelope["mail_from"] as? String)
+        let (status, output) = try MailTestNode.run("swaks", [
+            "--server", "127.0.0.1:\(node.smtpPort)", "--from", "<>", "--to", srs, "--header", "Subject: Undelivered Mail",
+        ])
+        #expect(status == 0, "\(output)")
+        let forged = srs.replacingCharacters(in: srs.index(srs.startIndex, offsetBy: 5)..<srs.index(srs.startIndex, offsetBy: 9), with: "zzzz")
+        let (forgedStatus, forgedOutput) = try MailTestNode.run("swaks", [
+            "--server", "127.0.0.1:\(node.smtpPort)", "--from", "<>", "--to", forged,
+        ])
+        #expect(forgedStatus != 0)
+        #expect(forgedOutput.contains("550 5.1.1"))
+    }
+
+    @Test func postfixSMTPSourceBurst() async throws {
+        let node = try await MailTestNode()
+        defer { node.shutdown() }
+        try node.startSink()
+        try node.startServer()
+        try await node.createAlias("alias")
+        let (status, output) = try MailTestNode.run("smtp-source", [
+            "-s", "5", "-m", "100", "-l", "2000", "-f", "bob@sender.test", "-t", "alias@relay.test", "127.0.0.1:\(node.smtpPort)",
+        ])
+        #expect(status == 0, "\(output)")
+        #expect(node.waitUntil(seconds: 60) { node.received().count == 100 }, "got \(node.received().count)")
+    }
+}

@@ -1,0 +1,224 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Storage
+
+/// A real `postern serve` for mail tests: its own database, spool and config, one user `alice` whose
+/// default recipient is `alice@dest.test`, and an aiosmtpd sink (Tests/tools/sink.py) as its relay host.
+public final class MailTestNode: @unchecked Sendable {
+    // @unchecked: the mutable `server` is only touched by the one test that owns the node, in sequence.
+    public let configPath: String
+    public let folder: String
+    public let smtpPort: UInt16
+    public let apiPort: UInt16
+    public let sinkPort: UInt16
+    public let sinkFolder: String
+    public let database: DatabaseURL
+    public private(set) var token = ""
+    private var server: Process?
+    private var sink: Process?
+    public var logPath: String { folder + "/serve.log" }
+
+    /// `settings` are extra YAML lines inside the `smtp:` and `delivery:` sections.
+    public init(smtp: String = "", delivery: String = "first_retry: 1s, max_retry_interval: 2s, max_lifetime: 1h",
+                relay: Bool = true, extra: String = "") async throws {
+        database = try await TestDatabase.makeDatabase()
+        folder = NSTemporaryDirectory() + "postern-mail-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        smtpPort = try FreePort.find()
+        apiPort = try FreePort.find()
+        sinkPort = try FreePort.find()
+        sinkFolder = folder + "/sink"
+        let relayLine = relay ? "relay_host: \"127.0.0.1:\(sinkPort)\", " : ""
+        let yaml = """
+            node: { name: mail1, hostname: mx.relay.test }
+            database: { url: "\(PosternProcess.databaseURLText(database))" }
+            smtp: { listen: "127.0.0.1:\(smtpPort)"\(smtp.isEmpty ? "" : ", " + smtp) }
+            delivery: { \(relayLine)\(delivery) }
+            spool: { path: \(folder)/spool }
+            api: { listen: "127.0.0.1:\(apiPort)", rate_limit: 0 }
+            domains: { root: relay.test, shared: [relay.test] }
+            srs: { domain: relay.test, secrets: ["test-secret"] }
+            dkim: { selector: s1, keys_dir: \(folder)/dkim }
+            \(extra)
+            """
+        configPath = folder + "/postern.yaml"
+        try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
+        let migrate = try await PosternProcess.run(["migrate", "--config", configPath])
+        guard migrate.status == 0 else { throw Failure("migrate: \(migrate.stderr)") }
+        let user = try await PosternProcess.run(["user", "create", "alice", "--recipient", "alice@dest.test", "--config", configPath])
+        guard user.status == 0, let token = user.stdoutLines.last else { throw Failure("user create: \(user.stderr)") }
+        self.token = token
+    }
+
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+        public init(_ description: String) { self.description = description }
+    }
+
+    // MARK: - Processes
+
+    public func startSink() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", Self.tool("sink.py"), "\(sinkPort)", sinkFolder]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        sink = process
+        try Self.waitForPort(sinkPort)
+    }
+
+    public func stopSink() {
+        if let sink, sink.isRunning { kill(sink.processIdentifier, SIGKILL) }
+        sink = nil
+    }
+
+    public func setSinkMode(_ mode: String) throws {
+        try FileManager.default.createDirectory(atPath: sinkFolder, withIntermediateDirectories: true)
+        try mode.write(toFile: sinkFolder + "/mode", atomically: true, encoding: .utf8)
+    }
+
+    public func startServer() throws {
+        let log = FileManager.default.fileExists(atPath: logPath) ? FileHandle(forWritingAtPath: logPath)! : {
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+            return FileHandle(forWritingAtPath: logPath)!
+        }()
+        log.seekToEndOfFile()
+        let process = Process()
+        process.executableURL = try PosternProcess.executable()
+        process.arguments = ["serve", "--config", configPath]
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "POSTERN_CONFIG")
+        process.environment = env
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        server = process
+        try Self.waitForPort(smtpPort)
+        try Self.waitForPort(apiPort)
+    }
+
+    /// kill -9: no chance to finish anything.
+    public func killServer() {
+        if let server, server.isRunning { kill(server.processIdentifier, SIGKILL) }
+        waitGone()
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    public func stopServer() {
+        if let server, server.isRunning { kill(server.processIdentifier, SIGTERM) }
+        waitGone()
+    }
+
+    private func waitGone() {
+        guard let server else { return }
+        for _ in 0..<600 where server.isRunning { usleep(50_000) }
+        if server.isRunning { kill(server.processIdentifier, SIGKILL) }
+        self.server = nil
+    }
+
+    public func shutdown() {
+        stopServer()
+        stopSink()
+    }
+
+    public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    // MARK: - Sink contents
+
+    /// The messages the sink received: envelope JSON text and message bytes.
+    public func received() -> [(envelope: [String: Any], message: String)] {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: sinkFolder)) ?? []).filter { $0.hasSuffix(".json") }.sorted()
+        return names.compactMap { name in
+            let base = sinkFolder + "/" + name.dropLast(5)
+            guard let json = FileManager.default.contents(atPath: base + ".json"),
+                  let envelope = try? JSONSerialization.jsonObject(with: json) as? [String: Any],
+                  let message = FileManager.default.contents(atPath: base + ".eml")
+            else { return nil }
+            return (envelope, String(decoding: message, as: UTF8.self))
+        }
+    }
+
+    /// Waits until `condition` holds, up to `seconds`.
+    public func waitUntil(seconds: Double = 30, _ condition: () throws -> Bool) rethrows -> Bool {
+        let end = Date().addingTimeInterval(seconds)
+        while Date() < end {
+            if try condition() { return true }
+            usleep(100_000)
+        }
+        return try condition()
+    }
+
+    // MARK: - API
+
+    /// Creates an alias through the REST API (as a user would): `local@relay.test`.
+    @discardableResult
+    public func createAlias(_ local: String, domain: String = "relay.test") async throws -> [String: Any] {
+        let body: [String: Any] = ["domain": domain, "format": "custom", "local_part": local]
+        let (status, json) = try await api("POST", "/api/v1/aliases", body: body)
+        guard status == 201, let data = json["data"] as? [String: Any] else { throw Failure("alias create: \(status) \(json)") }
+        return data
+    }
+
+    public func api(_ method: String, _ path: String, body: [String: Any]? = nil) async throws -> (Int, [String: Any]) {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(apiPort)\(path)")!)
+        request.httpMethod = method
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        request.setValue("application/json", forHTTPHeaderField: "Accept")
+        if let body {
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            request.httpBody = try JSONSerialization.data(withJSONObject: body)
+        }
+        let session = URLSession(configuration: .ephemeral)
+        defer { session.finishTasksAndInvalidate() }
+        let (data, response) = try await session.data(for: request)
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        let json = (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+        return (status, json)
+    }
+
+    public func get(_ path: String) async throws -> (Int, String) {
+        let session = URLSession(configuration: .ephemeral)
+        defer { session.finishTasksAndInvalidate() }
+        let (data, response) = try await session.data(from: URL(string: "http://127.0.0.1:\(apiPort)\(path)")!)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+    }
+
+    // MARK: - Helpers
+
+    public static func tool(_ name: String) -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("tools/" + name).path
+    }
+
+    public static func waitForPort(_ port: UInt16, seconds: Double = 60) throws {
+        let end = Date().addingTimeInterval(seconds)
+        while Date() < end {
+            if let client = try? RawSMTPClient(port: port, readGreeting: false) {
+                client.close()
+                return
+            }
+            usleep(100_000)
+        }
+        throw Failure("nothing listens on port \(port)")
+    }
+
+    /// Runs a program to completion and returns its exit status and output.
+    @discardableResult
+    public static func run(_ program: String, _ arguments: [String]) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [program] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    }
+}
