@@ -20,10 +20,10 @@ public final class MailTestNode: @unchecked Sendable {
     private var sink: Process?
     public var logPath: String { folder + "/serve.log" }
 
-    /// `settings` are extra YAML lines inside the `smtp:` and `delivery:` sections.
+    /// `smtp` and `delivery` are extra YAML members of those sections; `extra`, whole sections.
     public init(smtp: String = "", delivery: String = "first_retry: 1s, max_retry_interval: 2s, max_lifetime: 1h",
-                relay: Bool = true, extra: String = "") async throws {
-        database = try await TestDatabase.makeDatabase()
+                relay: Bool = true, extra: String = "", database given: DatabaseURL? = nil) async throws {
+        if let given { database = given } else { database = try await TestDatabase.makeDatabase() }
         folder = NSTemporaryDirectory() + "postern-mail-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         smtpPort = try FreePort.find()
@@ -79,6 +79,21 @@ public final class MailTestNode: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: sinkFolder, withIntermediateDirectories: true)
         try mode.write(toFile: sinkFolder + "/mode", atomically: true, encoding: .utf8)
     }
+
+    /// Runs `postern ARGS --config` this node's config.
+    public func cli(_ arguments: [String]) async throws -> PosternProcess.Outcome {
+        try await PosternProcess.run(arguments + ["--config", configPath])
+    }
+
+    /// The memory the server process holds now (VmRSS), in KiB.
+    public var serverMemoryKiB: Int {
+        guard let server, let status = try? String(contentsOfFile: "/proc/\(server.processIdentifier)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
+        else { return 0 }
+        return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+    }
+
+    public var serverIsRunning: Bool { server?.isRunning ?? false }
 
     public func startServer() throws {
         let log = FileManager.default.fileExists(atPath: logPath) ? FileHandle(forWritingAtPath: logPath)! : {

@@ -14,9 +14,19 @@ public struct ThrowawayMariaDB: Sendable {
     }
 
     static func start() async throws -> ThrowawayMariaDB {
-        let installer = try locate("mariadb-install-db")
-        let server = try locate("mariadbd")
         let directory = NSTemporaryDirectory() + "postern-test-mariadb-\(getpid())"
+        return try await create(in: directory, removeWhenDone: true)
+    }
+
+    /// A server of its own, for a test that stops and restarts it (`stop()`, `restart()`). Its files are
+    /// left in place when it stops; `remove()` deletes them.
+    public static func startDedicated() async throws -> ThrowawayMariaDB {
+        let directory = NSTemporaryDirectory() + "postern-test-mariadb-\(getpid())-\(UUID().uuidString.prefix(8))"
+        return try await create(in: directory, removeWhenDone: false)
+    }
+
+    private static func create(in directory: String, removeWhenDone: Bool) async throws -> ThrowawayMariaDB {
+        let installer = try locate("mariadb-install-db")
         try? FileManager.default.removeItem(atPath: directory)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let install = try run(installer, [
@@ -26,18 +36,26 @@ public struct ThrowawayMariaDB: Sendable {
         guard install == 0 else {
             throw Missing(description: "mariadb-install-db failed (exit \(install)) in \(directory)")
         }
-        let port = try FreePort.find()
-        let socket = "\(directory)/sock"
+        let database = ThrowawayMariaDB(directory: directory, socketPath: "\(directory)/sock", port: try FreePort.find())
+        try database.launch(removeWhenDone: removeWhenDone)
+        try await database.waitUntilReady()
+        return database
+    }
+
+    /// Runs mariadbd under a watchdog shell that stops it when the test process ends.
+    private func launch(removeWhenDone: Bool) throws {
+        let server = try Self.locate("mariadbd")
         let serverCommand = [
-            server, "--no-defaults", "--datadir=\(directory)/data", "--socket=\(socket)", "--port=\(port)",
+            server, "--no-defaults", "--datadir=\(directory)/data", "--socket=\(socketPath)", "--port=\(port)",
             "--bind-address=127.0.0.1", "--user=root", "--pid-file=\(directory)/pid",
             "--log-error=\(directory)/err.log", "--skip-name-resolve", "--innodb-buffer-pool-size=64M",
             "--innodb-flush-log-at-trx-commit=2", "--max-connections=500",
         ].map(shellQuoted).joined(separator: " ")
+        let cleanup = removeWhenDone ? "rm -rf \(shellQuoted(directory))" : "true"
         let watchdog = """
             \(serverCommand) & child=$!
             while kill -0 \(getpid()) 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 0.5; done
-            kill $child 2>/dev/null; wait $child; rm -rf \(shellQuoted(directory))
+            kill $child 2>/dev/null; wait $child; \(cleanup)
             """
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
@@ -45,9 +63,27 @@ public struct ThrowawayMariaDB: Sendable {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        let database = ThrowawayMariaDB(directory: directory, socketPath: socket, port: port)
-        try await database.waitUntilReady()
-        return database
+    }
+
+    /// Stops the server (as an outage would) and waits until it is gone.
+    public func stop() async throws {
+        guard let text = try? String(contentsOfFile: "\(directory)/pid", encoding: .utf8),
+              let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        else { return }
+        kill(pid, SIGKILL)
+        for _ in 0..<300 where kill(pid, 0) == 0 { try await Task.sleep(for: .milliseconds(50)) }
+        try? FileManager.default.removeItem(atPath: "\(directory)/pid")
+    }
+
+    /// Starts the server again on the same files and port.
+    public func restart() async throws {
+        try launch(removeWhenDone: false)
+        try await waitUntilReady()
+    }
+
+    public func remove() async {
+        try? await stop()
+        try? FileManager.default.removeItem(atPath: directory)
     }
 
     /// The superuser over the unix socket.

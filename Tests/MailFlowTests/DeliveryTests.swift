@@ -1,0 +1,98 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// The queue against a next hop that is down, refuses for now, or refuses for good.
+@Suite(.serialized) struct DeliveryTests {
+    func send(_ node: MailTestNode, to: String = "shop@relay.test", subject: String = "hello") throws -> String {
+        let (status, output) = try MailTestNode.run("swaks", [
+            "--server", "127.0.0.1:\(node.smtpPort)", "--from", "bob@sender.test", "--to", to, "--header", "Subject: \(subject)",
+        ])
+        #expect(status == 0, "\(output)")
+        let line = try #require(output.split(separator: "\n").first { $0.contains("queued as") })
+        return String(line.split(separator: " ").last ?? "")
+    }
+
+    @Test func deferredWhileTheNextHopIsDownThenDelivered() async throws {
+        let node = try await MailTestNode()
+        defer { node.shutdown() }
+        try node.startServer()
+        try await node.createAlias("shop")
+        let id = try send(node)  // the sink is not running: nothing listens on the relay host
+        #expect(node.waitUntil { node.log.contains("deferred") }, "\(node.log)")
+        let list = try await node.cli(["queue", "list"])
+        #expect(list.status == 0)
+        #expect(list.stdout.contains(id) && list.stdout.contains("alice@dest.test"), "\(list.stdout)")
+        let show = try await node.cli(["queue", "show", id])
+        #expect(show.stdout.contains("Subject: hello"), "\(show.stdout)")
+        #expect(show.stdout.contains("last problem: 451"), "\(show.stdout)")
+
+        try node.startSink()
+        let flush = try await node.cli(["queue", "flush"])
+        #expect(flush.status == 0, "\(flush.stderr)")
+        #expect(node.waitUntil { node.received().count == 1 }, "\(node.log)")
+        #expect(node.waitUntil { node.log.contains("removed") }, "\(node.log)")
+        let after = try await node.cli(["queue", "list"])
+        #expect(after.stdout.contains("0 messages queued"), "\(after.stdout)")
+        let metrics = try await node.get("/metrics").1
+        #expect(metrics.contains("postern_deliveries_deferred_total"))
+        #expect(!metrics.contains("postern_deliveries_deferred_total 0\n"))
+    }
+
+    @Test func permanentRefusalBecomesAFailedDelivery() async throws {
+        let node = try await MailTestNode()
+        defer { node.shutdown() }
+        try node.setSinkMode("permfail")
+        try node.startSink()
+        try node.startServer()
+        try await node.createAlias("shop")
+        _ = try send(node)
+        #expect(node.waitUntil { node.log.contains("failed") }, "\(node.log)")
+        var records: [[String: Any]] = []
+        for _ in 0..<50 {
+            records = (try await node.api("GET", "/api/v1/failed-deliveries").1["data"] as? [[String: Any]]) ?? []
+            if !records.isEmpty { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let record = try #require(records.first)
+        #expect((record["code"] as? String)?.contains("550 5.1.1") == true, "\(record)")
+        #expect(record["alias_id"] as? String != nil)
+        #expect(node.received().isEmpty)
+    }
+
+    @Test func temporaryRefusalsUntilTheLifetimeRunsOut() async throws {
+        let node = try await MailTestNode(delivery: "first_retry: 1s, max_retry_interval: 1s, max_lifetime: 4s")
+        defer { node.shutdown() }
+        try node.setSinkMode("tempfail")
+        try node.startSink()
+        try node.startServer()
+        try await node.createAlias("shop")
+        _ = try send(node)
+        #expect(node.waitUntil(seconds: 20) { node.log.contains("5.4.7") }, "\(node.log)")
+        let records = (try await node.api("GET", "/api/v1/failed-deliveries").1["data"] as? [[String: Any]]) ?? []
+        #expect(records.count == 1)
+        #expect(node.log.components(separatedBy: "deferred").count > 2, "several attempts before giving up")
+    }
+
+    @Test func anAdministratorDeletesAQueuedMessage() async throws {
+        let node = try await MailTestNode()
+        defer { node.shutdown() }
+        try node.startServer()
+        try await node.createAlias("shop")
+        let id = try send(node)
+        #expect(node.waitUntil { node.log.contains("deferred") })
+        let deleted = try await node.cli(["queue", "delete", id])
+        #expect(deleted.status == 0, "\(deleted.stderr)")
+        #expect(node.waitUntil { node.log.contains("deleted by the administrator") }, "\(node.log)")
+        try node.startSink()
+        _ = try await node.cli(["queue", "flush"])
+        try await Task.sleep(for: .seconds(2))
+        #expect(node.received().isEmpty)
+        let again = try await node.cli(["queue", "delete", id])
+        #expect(again.status == 1)
+        #expect(again.stderr.contains("no message \(id)"))
+        let bad = try await node.cli(["queue", "show", "../etc"])
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("not a queue id"))
+    }
+}
