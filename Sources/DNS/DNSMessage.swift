@@ -8,7 +8,7 @@ public enum DNSRecordType: UInt16, Sendable {
     case a = 1, cname = 5, mx = 15, txt = 16, aaaa = 28
 }
 
-public enum DNSRecord: Sendable, Equatable {
+public enum DNSRecord: Sendable, Hashable {
     case a([UInt8])
     case aaaa([UInt8])
     case cname(String)

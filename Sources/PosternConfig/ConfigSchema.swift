@@ -18,6 +18,7 @@ enum ConfigSchema {
         ConfigKey("delivery.first_retry", .duration, default: .duration(.seconds(300))),
         ConfigKey("delivery.max_retry_interval", .duration, default: .duration(.seconds(4000))),
         ConfigKey("delivery.max_lifetime", .duration, default: .duration(.seconds(5 * 86_400))),
+        ConfigKey("delivery.mx_port", .number(1...65_535), default: .number(25)),
         ConfigKey("delivery.concurrency", .number(1...10_000), default: .number(64)),
         ConfigKey("delivery.timeout", .duration, default: .duration(.seconds(120))),
         ConfigKey("spool.path", .absolutePath, default: .text("/var/spool/postern")),

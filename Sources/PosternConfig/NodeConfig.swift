@@ -42,6 +42,8 @@ public struct NodeConfig: Sendable {
         public var firstRetry: Duration
         public var maxRetryInterval: Duration
         public var maxLifetime: Duration
+        /// The port of MX hosts (25; another only in a test lab).
+        public var mxPort: Int
         /// Messages delivered at once.
         public var concurrency: Int
         /// How long a next hop may take to answer.
@@ -110,7 +112,7 @@ public struct NodeConfig: Sendable {
             firstRetry: v.duration("delivery.first_retry") ?? .seconds(300),
             maxRetryInterval: v.duration("delivery.max_retry_interval") ?? .seconds(4000),
             maxLifetime: v.duration("delivery.max_lifetime") ?? .seconds(432_000),
-            concurrency: v.number("delivery.concurrency") ?? 64, timeout: v.duration("delivery.timeout") ?? .seconds(120))
+            mxPort: v.number("delivery.mx_port") ?? 25, concurrency: v.number("delivery.concurrency") ?? 64, timeout: v.duration("delivery.timeout") ?? .seconds(120))
         spoolPath = v.text("spool.path") ?? "/var/spool/postern"
         apiListen = v.endpoint("api.listen") ?? Endpoint(host: "127.0.0.1", port: 8080)
         apiRateLimit = v.number("api.rate_limit") ?? 60

@@ -96,3 +96,42 @@ import Testing
         #expect(bad.stderr.contains("not a queue id"))
     }
 }
+
+/// Next hops by MX lookup against a real DNS server (dnsmasq on loopback).
+@Suite(.serialized) struct MXDeliveryTests {
+    @Test func mailGoesToTheMXOfTheRecipientDomain() async throws {
+        // dest.test's MX is mx.dest.test (127.0.0.1); gone.test does not exist.
+        let dnsPort = try FreePort.find()
+        let node = try await MailTestNode(
+            delivery: "first_retry: 1s, max_retry_interval: 2s, max_lifetime: 1h, mx_port: {sink}", relay: false,
+            extra: "dns: { resolver: \"127.0.0.1:\(dnsPort)\" }")
+        defer { node.shutdown() }
+        let dns = try Dnsmasq(port: dnsPort, ["--mx-host=dest.test,mx.dest.test,10", "--host-record=mx.dest.test,127.0.0.1"])
+        defer { dns.stop() }
+        try node.startSink()
+        try node.startServer()
+        try await node.createAlias("shop")
+        let (status, output) = try MailTestNode.run("swaks", [
+            "--server", "127.0.0.1:\(node.smtpPort)", "--from", "bob@sender.test", "--to", "shop@relay.test",
+        ])
+        #expect(status == 0, "\(output)")
+        #expect(node.waitUntil { node.received().count == 1 }, "\(node.log)")
+        #expect(node.log.contains("relay=127.0.0.1:\(node.sinkPort)"))
+    }
+
+    @Test func aDomainThatDoesNotExistFailsForGood() async throws {
+        let dnsPort = try FreePort.find()
+        let node = try await MailTestNode(relay: false, extra: "dns: { resolver: \"127.0.0.1:\(dnsPort)\" }")
+        defer { node.shutdown() }
+        let dns = try Dnsmasq(port: dnsPort, [])
+        defer { dns.stop() }
+        try node.startServer()
+        try await node.createAlias("shop")
+        let (status, _) = try MailTestNode.run("swaks", [
+            "--server", "127.0.0.1:\(node.smtpPort)", "--from", "bob@sender.test", "--to", "shop@relay.test",
+        ])
+        #expect(status == 0)
+        // alice@dest.test: this DNS server says dest.test does not exist, which is permanent.
+        #expect(node.waitUntil { node.log.contains("5.1.2") }, "\(node.log)")
+    }
+}

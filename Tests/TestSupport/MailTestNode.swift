@@ -20,7 +20,8 @@ public final class MailTestNode: @unchecked Sendable {
     private var sink: Process?
     public var logPath: String { folder + "/serve.log" }
 
-    /// `smtp` and `delivery` are extra YAML members of those sections; `extra`, whole sections.
+    /// `smtp` and `delivery` are extra YAML members of those sections (`{sink}` in `delivery` stands for
+    /// the sink's port); `extra`, whole sections.
     public init(smtp: String = "", delivery: String = "first_retry: 1s, max_retry_interval: 2s, max_lifetime: 1h",
                 relay: Bool = true, extra: String = "", database given: DatabaseURL? = nil) async throws {
         if let given { database = given } else { database = try await TestDatabase.makeDatabase() }
@@ -35,7 +36,7 @@ public final class MailTestNode: @unchecked Sendable {
             node: { name: mail1, hostname: mx.relay.test }
             database: { url: "\(PosternProcess.databaseURLText(database))" }
             smtp: { listen: "127.0.0.1:\(smtpPort)"\(smtp.isEmpty ? "" : ", " + smtp) }
-            delivery: { \(relayLine)\(delivery) }
+            delivery: { \(relayLine)\(delivery.replacingOccurrences(of: "{sink}", with: "\(sinkPort)")) }
             spool: { path: \(folder)/spool }
             api: { listen: "127.0.0.1:\(apiPort)", rate_limit: 0 }
             domains: { root: relay.test, shared: [relay.test] }
@@ -59,10 +60,11 @@ public final class MailTestNode: @unchecked Sendable {
 
     // MARK: - Processes
 
-    public func startSink() throws {
+    /// Starts the sink; with `tls` (certificate and key files) it offers STARTTLS.
+    public func startSink(tls: (certificate: String, key: String)? = nil) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Self.tool("sink.py"), "\(sinkPort)", sinkFolder]
+        process.arguments = ["python3", Self.tool("sink.py"), "\(sinkPort)", sinkFolder] + (tls.map { [$0.certificate, $0.key] } ?? [])
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
@@ -203,6 +205,18 @@ public final class MailTestNode: @unchecked Sendable {
     }
 
     // MARK: - Helpers
+
+    /// A self-signed certificate and key (PEM) for `name`, made by openssl in `folder`.
+    public static func makeCertificate(in folder: String, name: String) throws -> (certificate: String, key: String) {
+        let certificate = folder + "/\(name).crt"
+        let key = folder + "/\(name).key"
+        let (status, output) = try run("openssl", [
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificate, "-days", "2",
+            "-subj", "/CN=\(name)",
+        ])
+        guard status == 0 else { throw Failure("openssl: \(output)") }
+        return (certificate, key)
+    }
 
     public static func tool(_ name: String) -> String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -108,7 +108,7 @@ public struct ThrowawayMariaDB: Sendable {
         throw Missing(description: "mariadbd did not become ready: \(lastError)\n\(log.suffix(2000))")
     }
 
-    static func locate(_ program: String) throws -> String {
+    public static func locate(_ program: String) throws -> String {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
         for folder in path.split(separator: ":").map(String.init) + ["/usr/sbin", "/usr/bin", "/sbin"] {
             let candidate = "\(folder)/\(program)"

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """A receiving SMTP server for Postern's delivery tests (aiosmtpd).
 
-usage: sink.py PORT DIR
+usage: sink.py PORT DIR [CERT KEY]
+With CERT and KEY (PEM files) the sink offers STARTTLS, and records whether each message came over TLS.
 Each message is written to DIR as NNNNNN.eml, with its envelope in NNNNNN.json. The answer to RCPT is
 read from DIR/mode on every command, so a test can switch it while the sink runs:
   ok (default) | tempfail (451 4.3.0) | permfail (550 5.1.1)
 """
-import asyncio, json, os, sys, threading
+import asyncio, json, os, ssl, sys, threading
 from aiosmtpd.controller import Controller
 
 port, folder = int(sys.argv[1]), sys.argv[2]
@@ -46,8 +47,13 @@ class Handler:
         return "250 2.0.0 stored"
 
 
+tls = {}
+if len(sys.argv) > 4:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(sys.argv[3], sys.argv[4])
+    tls = {"tls_context": context, "require_starttls": False}
 controller = Controller(Handler(), hostname="127.0.0.1", port=port, decode_data=False,
-                        data_size_limit=50 * 1024 * 1024, enable_SMTPUTF8=True)
+                        data_size_limit=50 * 1024 * 1024, enable_SMTPUTF8=True, **tls)
 controller.start()
 print("ready", flush=True)
 try:

@@ -85,7 +85,8 @@ struct MailNode {
         if let relay = config.delivery.relayHost {
             resolver = RelayHost(NextHop(host: relay.host, port: Int(relay.port)))
         } else {
-            resolver = MXResolver(server: NextHop(host: config.dnsResolver.host, port: Int(config.dnsResolver.port)))
+            resolver = MXResolver(server: NextHop(host: config.dnsResolver.host, port: Int(config.dnsResolver.port)),
+                                  port: config.delivery.mxPort)
         }
         var clientTLS = TLSConfiguration.makeClientConfiguration()
         clientTLS.certificateVerification = .none  // opportunistic STARTTLS, as Postfix's `may`
