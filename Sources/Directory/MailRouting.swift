@@ -84,14 +84,16 @@ public struct MailRouting: Sendable {
             [.date(now), .text(aliasID)])
     }
 
-    /// Counts a message forwarded to the alias's recipients, and its size against the owner's bandwidth.
-    public func countForwarded(aliasID: String, userID: String, bytes: Int, at now: Date = Date()) async throws {
+    /// Counts messages forwarded for aliases, and their size against the owners' bandwidth, in one transaction.
+    public func countForwarded(_ counts: [(aliasID: String, userID: String, messages: Int, bytes: Int, at: Date)]) async throws {
         try await pool.transaction { connection in
-            _ = try await connection.execute(
-                "UPDATE aliases SET emails_forwarded = emails_forwarded + 1, last_forwarded = ? WHERE id = ?",
-                [.date(now), .text(aliasID)])
-            _ = try await connection.execute(
-                "UPDATE users SET bandwidth = bandwidth + ? WHERE id = ?", [.int(Int64(bytes)), .text(userID)])
+            for count in counts {
+                _ = try await connection.execute(
+                    "UPDATE aliases SET emails_forwarded = emails_forwarded + ?, last_forwarded = ? WHERE id = ?",
+                    [.int(Int64(count.messages)), .date(count.at), .text(count.aliasID)])
+                _ = try await connection.execute(
+                    "UPDATE users SET bandwidth = bandwidth + ? WHERE id = ?", [.int(Int64(count.bytes)), .text(count.userID)])
+            }
         }
     }
 }

@@ -50,6 +50,9 @@ public actor DeliveryQueue: Service {
     let logger: Logger
     let connections = SMTPConnectionPool()
     private var entries: [QueueID: Entry] = [:]
+    /// Forwards counted but not yet written: alias id → (owner, messages, bytes, last time). Written
+    /// about once a second in one transaction, not with every message.
+    private var unsavedForwards: [String: (userID: String, messages: Int, bytes: Int, last: Date)] = [:]
     private var running = 0
     private var stopping = false
 
@@ -78,7 +81,10 @@ public actor DeliveryQueue: Service {
         var round = 0
         while !Task.isShuttingDownGracefully {
             round += 1
-            if round % 4 == 0 { followAdministration() }
+            if round % 4 == 0 {
+                followAdministration()
+                await saveForwardCounts()
+            }
             startDue()
             await connections.sweep()
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(250)) }
@@ -89,6 +95,24 @@ public actor DeliveryQueue: Service {
             try? await Task.sleep(for: .milliseconds(100))
         }
         await connections.closeAll()
+        await saveForwardCounts()
+    }
+
+    private func saveForwardCounts() async {
+        guard !unsavedForwards.isEmpty else { return }
+        let batch = unsavedForwards
+        unsavedForwards = [:]
+        do {
+            try await routing.countForwarded(batch.map { (aliasID: $0.key, userID: $0.value.userID, messages: $0.value.messages,
+                                                        bytes: $0.value.bytes, at: $0.value.last) })
+        } catch {
+            logger.warning("could not save forward counts; they are kept for the next try", metadata: ["error": "\(error)"])
+            for (aliasID, counts) in batch {
+                let kept = unsavedForwards[aliasID]
+                unsavedForwards[aliasID] = (counts.userID, counts.messages + (kept?.messages ?? 0),
+                                            counts.bytes + (kept?.bytes ?? 0), max(counts.last, kept?.last ?? counts.last))
+            }
+        }
     }
 
     /// A message just stored: deliver it now if there is room, else with the next round.
@@ -233,7 +257,8 @@ public actor DeliveryQueue: Service {
         }
         for aliasID in forwardedAliases {
             if let userID = message.deliveries.first(where: { $0.aliasID == aliasID })?.userID {
-                try? await routing.countForwarded(aliasID: aliasID, userID: userID, bytes: body.count, at: now)
+                let kept = unsavedForwards[aliasID]
+                unsavedForwards[aliasID] = (userID, (kept?.messages ?? 0) + 1, (kept?.bytes ?? 0) + body.count, now)
             }
         }
         if entry.progress.finished.count == message.deliveries.count {

@@ -27,10 +27,14 @@ import Testing
         #expect(message.contains("\n.leading dot stays"), "dot-stuffing is undone at the far end")
         #expect(node.log.contains("accepted") && node.log.contains("delivered"))
 
-        // The alias counts the forward; /metrics and /health report it.
-        let (_, list) = try await node.api("GET", "/api/v1/aliases")
-        let alias = try #require((list["data"] as? [[String: Any]])?.first)
-        #expect(alias["emails_forwarded"] as? Int == 1)
+        // The alias counts the forward (written within a second or so); /metrics and /health report it.
+        var forwarded: Int?
+        for _ in 0..<50 where forwarded != 1 {
+            let (_, list) = try await node.api("GET", "/api/v1/aliases")
+            forwarded = (list["data"] as? [[String: Any]])?.first?["emails_forwarded"] as? Int
+            if forwarded != 1 { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(forwarded == 1)
         let (metricsStatus, metrics) = try await node.get("/metrics")
         #expect(metricsStatus == 200)
         #expect(metrics.contains("postern_messages_accepted_total 1\n"))
