@@ -14,10 +14,14 @@ public final class InboundMail: SMTPServerDelegate {
     let queue: DeliveryQueue
     let metrics: NodeMetrics
     let logger: Logger
+    /// The name this node gives in its Received lines.
+    let hostname: String
     private let draining = Atomic<Bool>(false)
 
-    public init(policy: RecipientPolicy, spool: Spool, queue: DeliveryQueue, metrics: NodeMetrics, logger: Logger) {
+    public init(policy: RecipientPolicy, spool: Spool, queue: DeliveryQueue, metrics: NodeMetrics, hostname: String,
+                logger: Logger) {
         self.policy = policy
+        self.hostname = hostname
         self.spool = spool
         self.queue = queue
         self.metrics = metrics
@@ -43,8 +47,21 @@ public final class InboundMail: SMTPServerDelegate {
         return decision
     }
 
-    public func store(_ envelope: InboundSession.Envelope, body: [UInt8], client: String) async -> Result<String, SMTPReply> {
+    public func store(_ envelope: InboundSession.Envelope, body received: [UInt8], client: String) async
+        -> Result<String, SMTPReply>
+    {
+        if TraceHeader.hopCount(received) > TraceHeader.maxHops {
+            metrics.rejected(.mail_loop)
+            logger.info("rejected", metadata: ["client": "\(client)", "reason": "mail_loop",
+                                               "from": "\(envelope.sender?.description ?? "<>")"])
+            return .failure(SMTPReply(554, "5.4.6", "Too many hops: mail forwarding loop"))
+        }
         let id = QueueID.make()
+        let now = Date()
+        let body = TraceHeader.received(
+            helo: envelope.heloName, client: client, host: hostname, tls: envelope.tls, smtpUTF8: envelope.smtpUTF8,
+            id: id.text, recipient: envelope.recipients.count == 1 ? envelope.recipients[0].description : nil, at: now)
+            + received
         var deliveries: [SpooledMessage.Delivery] = []
         for route in envelope.routes {
             for destination in route.destinations {
@@ -53,7 +70,7 @@ public final class InboundMail: SMTPServerDelegate {
             }
         }
         let message = SpooledMessage(
-            id: id, receivedAt: Date(), clientAddress: client, heloName: envelope.heloName,
+            id: id, receivedAt: now, clientAddress: client, heloName: envelope.heloName,
             sender: envelope.sender?.description, smtpUTF8: envelope.smtpUTF8, deliveries: deliveries)
         do {
             try await spool.store(message, body: body)

@@ -26,7 +26,7 @@ public struct RecipientPolicy: Sendable {
     /// What a decision was, for logs and counters.
     public enum Reason: String, Sendable, CaseIterable {
         case accepted, blocked, bounce, unknown_alias, deactivated, foreign_domain, over_bandwidth, no_recipient,
-             forged_srs, database_unavailable
+             forged_srs, database_unavailable, mail_loop
     }
 
     let routing: MailRouting

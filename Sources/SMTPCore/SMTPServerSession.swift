@@ -36,6 +36,8 @@ public struct SMTPServerSession<Route: Sendable & Equatable>: Sendable {
         public var routes: [Route] = []
         public var smtpUTF8 = false
         public var body8BitMIME = false
+        /// The session was under TLS when the transaction began.
+        public var tls = false
     }
 
     public enum RecipientDecision: Sendable, Equatable {
@@ -130,7 +132,7 @@ public struct SMTPServerSession<Route: Sendable & Equatable>: Sendable {
                 sender = parsed
             }
             transaction = Envelope(heloName: heloName, sender: sender, smtpUTF8: parameters.smtpUTF8,
-                                   body8BitMIME: parameters.body8BitMIME)
+                                   body8BitMIME: parameters.body8BitMIME, tls: tlsActive)
             return [.send(SMTPReply(250, "2.1.0", "Ok"))]
         case .rcpt(let path, _):
             guard let envelope = transaction else { return fail(SMTPReply(503, "5.5.1", "Error: need MAIL command")) }

@@ -24,6 +24,8 @@ import Testing
         #expect(sender.hasSuffix("=sender.test=bob@relay.test"))
         #expect(envelope["rcpt_tos"] as? [String] == ["alice@dest.test"])
         #expect(message.contains("Subject: order 42"))
+        #expect(message.hasPrefix("Received: from client.test ([127.0.0.1])\r\n\tby mx.relay.test (Postern) with ESMTP id "),
+                "a trace line on top: \(message.prefix(200))")
         #expect(message.contains("\n.leading dot stays"), "dot-stuffing is undone at the far end")
         #expect(node.log.contains("accepted") && node.log.contains("delivered"))
 

@@ -71,6 +71,18 @@ import Testing
         #expect(node.received().isEmpty)
     }
 
+    @Test func aMessageThatLoopedIsRefused() async throws {
+        let node = try await Self.makeNode()
+        defer { node.shutdown() }
+        let client = try openTransaction(node)
+        defer { client.close() }
+        let hops = String(repeating: "Received: from a by b; Mon, 23 Nov 2026 10:00:00 +0000\r\n", count: 51)
+        try client.send(hops + "Subject: loop\r\n\r\nx\r\n.\r\n")
+        #expect(try client.reply().text.hasPrefix("554 5.4.6"))
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(node.received().isEmpty)
+    }
+
     @Test func recipientAndErrorLimits() async throws {
         let node = try await Self.makeNode()
         defer { node.shutdown() }

@@ -1,0 +1,48 @@
+import Foundation
+
+/// Trace information (RFC 5321 §4.4): the `Received:` line a relay adds on top of a message, and the hop
+/// count that stops mail loops (§6.3).
+public enum TraceHeader {
+    /// More `Received:` lines than this and the message is refused as looping (Postfix's hopcount_limit).
+    public static let maxHops = 50
+
+    /// `Received: from HELO (CLIENT) by HOST (Postern) with ESMTP[S][A] id ID [for <RCPT>]; DATE`, folded on
+    /// three lines, ending in CR LF.
+    public static func received(helo: String, client: String, host: String, tls: Bool, smtpUTF8: Bool, id: String,
+                                recipient: String?, at date: Date) -> [UInt8] {
+        let with = smtpUTF8 ? (tls ? "UTF8SMTPS" : "UTF8SMTP") : (tls ? "ESMTPS" : "ESMTP")
+        let helo = helo.unicodeScalars.allSatisfy { $0.isASCII && $0.value > 32 && $0 != "(" && $0 != ")" && $0 != ";" } ? helo : "unknown"
+        var text = "Received: from \(helo) ([\(client)])\r\n\tby \(host) (Postern) with \(with) id \(id)"
+        if let recipient { text += "\r\n\tfor <\(recipient)>" }
+        text += "; \(rfc5322Date(date))\r\n"
+        return Array(text.utf8)
+    }
+
+    /// How many `Received:` fields the header section of `message` holds.
+    public static func hopCount(_ message: [UInt8]) -> Int {
+        var count = 0
+        var lineStart = 0
+        let prefix = Array("received:".utf8)
+        while lineStart < message.count {
+            var end = lineStart
+            while end < message.count && message[end] != 10 { end += 1 }
+            let line = message[lineStart..<end]
+            if line.isEmpty || line == [13] { break }  // the blank line ends the header section
+            if line.count >= prefix.count,
+               zip(line.prefix(prefix.count), prefix).allSatisfy({ ($0 | 0x20) == $1 || $0 == $1 }) {
+                count += 1
+            }
+            lineStart = end + 1
+        }
+        return count
+    }
+
+    /// `Mon, 23 Nov 2026 13:30:37 +0000`.
+    public static func rfc5322Date(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
+        return formatter.string(from: date)
+    }
+}
