@@ -30,7 +30,11 @@ let package = Package(
             providers: [.apt(["libgpgme-dev"])]),
 
         // Pure mail values: addresses, later headers, SRS, DKIM.
-        .target(name: "MailCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .target(
+            name: "MailCore",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "CryptoExtras", package: "swift-crypto"),
+            ]),
         // SMTP grammar: command parsing, replies, strict framing. Pure: no I/O.
         .target(name: "SMTPCore", dependencies: ["MailCore"]),
         // The SMTP server on NIO: runs SMTPServerSession on a channel, STARTTLS, limits, backpressure.

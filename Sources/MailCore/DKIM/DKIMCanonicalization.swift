@@ -1,0 +1,110 @@
+/// DKIM's "relaxed" canonicalization (RFC 6376 §3.4.2 and §3.4.4) and the header fields of a message.
+public enum DKIMCanonicalization {
+    /// One header field as it appears in the message: its name and its raw bytes, continuation lines and
+    /// the final CR LF included.
+    public struct Field: Sendable, Equatable {
+        public var name: String
+        public var raw: ArraySlice<UInt8>
+    }
+
+    /// Splits a message into its header fields and where the body starts (after the blank line).
+    public static func split(_ message: [UInt8]) -> (fields: [Field], bodyStart: Int) {
+        var fields: [Field] = []
+        var index = 0
+        while index < message.count {
+            if message[index] == 13, index + 1 < message.count, message[index + 1] == 10 { return (fields, index + 2) }
+            if message[index] == 10 { return (fields, index + 1) }
+            let start = index
+            // A field runs to a line end not followed by a space or tab.
+            while index < message.count {
+                if message[index] == 10 {
+                    index += 1
+                    if index < message.count, message[index] == 32 || message[index] == 9 { continue }
+                    break
+                }
+                index += 1
+            }
+            let raw = message[start..<index]
+            let colon = raw.firstIndex(of: UInt8(ascii: ":")) ?? raw.endIndex
+            let name = String(decoding: message[start..<colon], as: UTF8.self).trimmingWhitespace()
+            fields.append(Field(name: name, raw: raw))
+        }
+        return (fields, message.count)
+    }
+
+    /// `name:value` lower-cased name, unfolded, runs of whitespace as one space, none around the colon
+    /// or at the end, then CR LF.
+    public static func relaxedHeader(_ raw: ArraySlice<UInt8>, withLineEnd: Bool = true) -> [UInt8] {
+        let colon = raw.firstIndex(of: UInt8(ascii: ":")) ?? raw.endIndex
+        var out: [UInt8] = []
+        for byte in raw[raw.startIndex..<colon] where byte != 32 && byte != 9 && byte != 13 && byte != 10 {
+            out.append((65...90).contains(byte) ? byte + 32 : byte)
+        }
+        out.append(UInt8(ascii: ":"))
+        var value: [UInt8] = []
+        var pendingSpace = false
+        for byte in raw[(colon < raw.endIndex ? colon + 1 : colon)...] {
+            if byte == 13 || byte == 10 { continue }
+            if byte == 32 || byte == 9 {
+                pendingSpace = !value.isEmpty
+                continue
+            }
+            if pendingSpace { value.append(32) }
+            pendingSpace = false
+            value.append(byte)
+        }
+        out += value
+        if withLineEnd { out += [13, 10] }
+        return out
+    }
+
+    /// The body with runs of whitespace as one space, no whitespace at line ends, no empty lines at the
+    /// end, and a final CR LF unless it is empty.
+    public static func relaxedBody(_ body: ArraySlice<UInt8>) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(body.count)
+        var line: [UInt8] = []
+        var pendingSpace = false
+        var emptyLines = 0
+        func endLine() {
+            if line.isEmpty {
+                emptyLines += 1
+            } else {
+                for _ in 0..<emptyLines { out += [13, 10] }
+                emptyLines = 0
+                out += line
+                out += [13, 10]
+            }
+            line.removeAll(keepingCapacity: true)
+            pendingSpace = false
+        }
+        var index = body.startIndex
+        while index < body.endIndex {
+            let byte = body[index]
+            if byte == 13, index + 1 < body.endIndex, body[index + 1] == 10 {
+                endLine()
+                index += 2
+                continue
+            }
+            if byte == 32 || byte == 9 {
+                pendingSpace = true
+            } else {
+                if pendingSpace { line.append(32) }
+                pendingSpace = false
+                line.append(byte)
+            }
+            index += 1
+        }
+        if !line.isEmpty { endLine() }
+        return out
+    }
+}
+
+extension String {
+    fileprivate func trimmingWhitespace() -> String {
+        var scalars = Substring(self)
+        while let first = scalars.first, first == " " || first == "\t" { scalars.removeFirst() }
+        while let last = scalars.last, last == " " || last == "\t" { scalars.removeLast() }
+        return String(scalars)
+    }
+}
