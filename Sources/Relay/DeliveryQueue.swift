@@ -21,9 +21,15 @@ public actor DeliveryQueue: Service {
         public var timeout: Duration
         /// Offered to next hops that announce STARTTLS.
         public var tls: NIOSSLContext?
+        /// Signing keys per alias domain; nil: nothing is signed.
+        public var dkim: DKIMKeyring?
+        /// `domains.root`: aliases on `USERNAME.ROOT` are signed for the root domain.
+        public var rootDomain: String
 
         public init(heloName: String, schedule: RetrySchedule, concurrency: Int = 64, timeout: Duration = .seconds(120),
-                    tls: NIOSSLContext?) {
+                    tls: NIOSSLContext?, dkim: DKIMKeyring? = nil, rootDomain: String = "") {
+            self.dkim = dkim
+            self.rootDomain = rootDomain.lowercased()
             self.heloName = heloName
             self.schedule = schedule
             self.concurrency = concurrency
@@ -203,17 +209,30 @@ public actor DeliveryQueue: Service {
         let sender = envelopeSender(of: message)
         let needsUTF8 = message.smtpUTF8 && Self.needsSMTPUTF8(message, body: body)
 
-        // One transaction per recipient domain: the next hop is the same for all its recipients.
-        var byDomain: [String: [Int]] = [:]
+        // One transaction per recipient domain (the next hop is the same for all its recipients) and
+        // signing domain (the alias's domain, or the root domain for a username's subdomain).
+        struct Group: Hashable { var recipientDomain: String; var signingDomain: String }
+        var groups: [Group: [Int]] = [:]
         for index in pending {
-            let domain = message.deliveries[index].recipient.split(separator: "@").last.map { $0.lowercased() } ?? ""
-            byDomain[domain, default: []].append(index)
+            let delivery = message.deliveries[index]
+            let key = Group(recipientDomain: Self.domain(of: delivery.recipient), signingDomain: signingDomain(for: delivery.alias))
+            groups[key, default: []].append(index)
         }
+        let now = Date()
         let results = await withTaskGroup(of: [(Int, SMTPClientTransaction.Outcome, String)].self) { group in
-            for (domain, indexes) in byDomain {
+            for (key, indexes) in groups {
+                var signed = body
+                if let signer = settings.dkim?.signer(for: key.signingDomain) {
+                    do {
+                        signed = try signer.signatureField(for: body, at: now) + body
+                    } catch {
+                        logger.error("DKIM signing failed", metadata: ["queue_id": "\(id)", "error": "\(error)"])
+                    }
+                }
+                let copy = signed
                 group.addTask {
-                    await self.deliver(indexes.map { message.deliveries[$0].recipient }, domain: domain, sender: sender,
-                                       body: body, needsUTF8: needsUTF8)
+                    await self.deliver(indexes.map { message.deliveries[$0].recipient }, domain: key.recipientDomain,
+                                       sender: sender, body: copy, needsUTF8: needsUTF8)
                         .enumerated().map { (indexes[$0.offset], $0.element.0, $0.element.1) }
                 }
             }
@@ -222,7 +241,6 @@ public actor DeliveryQueue: Service {
             return all
         }
 
-        let now = Date()
         entry.progress.attempts += 1
         entry.progress.firstAttemptAt = entry.progress.firstAttemptAt ?? now
         let expired = settings.schedule.expired(age: .seconds(now.timeIntervalSince(message.receivedAt)))
@@ -337,6 +355,17 @@ public actor DeliveryQueue: Service {
         } catch {
             logger.error("could not record a failed delivery", metadata: ["queue_id": "\(message.id)", "error": "\(error)"])
         }
+    }
+
+    static func domain(of address: String) -> String {
+        address.split(separator: "@").last.map { $0.lowercased() } ?? ""
+    }
+
+    /// The d= of a copy forwarded for `alias`: its domain, or the root domain for `USERNAME.ROOT`.
+    private func signingDomain(for alias: String) -> String {
+        let domain = Self.domain(of: alias)
+        if !settings.rootDomain.isEmpty, domain.hasSuffix("." + settings.rootDomain) { return settings.rootDomain }
+        return domain
     }
 
     /// SRS0 (or SRS1) of the original sender in `srs.domain`; the null sender stays null.

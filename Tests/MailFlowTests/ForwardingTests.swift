@@ -46,6 +46,37 @@ import Testing
         #expect(health.contains("\"database\":\"up\""))
     }
 
+    @Test(arguments: ["rsa", "ed25519"])
+    func forwardedMailIsDKIMSignedForTheAliasDomain(algorithm: String) async throws {
+        let node = try await MailTestNode()
+        defer { node.shutdown() }
+        let generated = try await node.cli(["dkim", "generate", "relay.test", "--algorithm", algorithm])
+        #expect(generated.status == 0, "\(generated.stderr)")
+        let recordLine = try #require(generated.stdoutLines.last)
+        #expect(recordLine.hasPrefix("s1._domainkey.relay.test. IN TXT ("))
+        // The record as DNS would hand it over: the quoted strings joined.
+        let record = recordLine.split(separator: "\"").enumerated().filter { $0.offset % 2 == 1 }.map(\.element).joined()
+        #expect(record.hasPrefix("v=DKIM1; k=\(algorithm); p="))
+        let again = try await node.cli(["dkim", "generate", "relay.test"])
+        #expect(again.status == 1 && again.stderr.contains("--force"), "an existing key is not replaced silently")
+
+        try node.startSink()
+        try node.startServer()
+        try await node.createAlias("shop")
+        let (status, output) = try MailTestNode.run("swaks", [
+            "--server", "127.0.0.1:\(node.smtpPort)", "--from", "bob@sender.test", "--to", "shop@relay.test",
+            "--header", "Subject: signed",
+        ])
+        #expect(status == 0, "\(output)")
+        #expect(node.waitUntil { node.received().count == 1 }, "\(node.log)")
+        let message = try #require(node.received().first?.message)
+        #expect(message.hasPrefix("DKIM-Signature: v=1; a=\(algorithm == "rsa" ? "rsa-sha256" : "ed25519-sha256"); c=relaxed/relaxed; d=relay.test; s=s1;"))
+        let file = node.folder + "/received.eml"
+        try message.write(toFile: file, atomically: true, encoding: .utf8)
+        let (_, verdict) = try MailTestNode.run("python3", [MailTestNode.tool("dkim_verify.py"), file, record])
+        #expect(verdict.trimmingCharacters(in: .whitespacesAndNewlines) == "pass", "dkimpy: \(verdict)")
+    }
+
     @Test func recipientDecisions() async throws {
         let node = try await MailTestNode()
         defer { node.shutdown() }

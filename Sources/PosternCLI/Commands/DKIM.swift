@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MailCore
 import PosternConfig
+import Relay
 
 /// `postern dkim generate DOMAIN [--selector S] [--algorithm rsa|ed25519]`: a signing key in
 /// `dkim.keys_dir/DOMAIN/SELECTOR.pem` (mode 0600), and the DNS TXT record to publish.
@@ -54,7 +55,7 @@ struct DKIMCommand: AsyncParsableCommand {
 /// Where signing keys live: `KEYS_DIR/DOMAIN/SELECTOR.pem`.
 enum DKIMKeyFiles {
     static func path(keysDirectory: String, domain: String, selector: String) -> String {
-        "\(keysDirectory)/\(domain)/\(selector).pem"
+        DKIMKeyring.path(keysDirectory: keysDirectory, domain: domain, selector: selector)
     }
 
     /// Letters, digits, hyphens and dots only: nothing that could leave the keys directory.

@@ -96,7 +96,9 @@ struct MailNode {
                 schedule: RetrySchedule(first: config.delivery.firstRetry, maximum: config.delivery.maxRetryInterval,
                                         lifetime: config.delivery.maxLifetime),
                 concurrency: config.delivery.concurrency, timeout: config.delivery.timeout,
-                tls: try NIOSSLContext(configuration: clientTLS)),
+                tls: try NIOSSLContext(configuration: clientTLS),
+                dkim: DKIMKeyring(directory: config.dkim.keysDirectory, selector: config.dkim.selector),
+                rootDomain: config.domains.root),
             spool: spool, srs: srs, resolver: resolver, failures: FailedDeliveries(pool: pool), routing: routing,
             metrics: metrics, logger: Logger(label: "postern.queue"))
         let policy = RecipientPolicy(routing: routing, sharedDomains: config.domains.shared, rootDomain: config.domains.root,
