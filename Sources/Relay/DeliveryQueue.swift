@@ -221,18 +221,19 @@ public actor DeliveryQueue: Service {
         let now = Date()
         let results = await withTaskGroup(of: [(Int, SMTPClientTransaction.Outcome, String)].self) { group in
             for (key, indexes) in groups {
-                var signed = body
-                if let signer = settings.dkim?.signer(for: key.signingDomain) {
-                    do {
-                        signed = try signer.signatureField(for: body, at: now) + body
-                    } catch {
-                        logger.error("DKIM signing failed", metadata: ["queue_id": "\(id)", "error": "\(error)"])
-                    }
-                }
-                let copy = signed
+                let signer = settings.dkim?.signer(for: key.signingDomain)
                 group.addTask {
-                    await self.deliver(indexes.map { message.deliveries[$0].recipient }, domain: key.recipientDomain,
-                                       sender: sender, body: copy, needsUTF8: needsUTF8)
+                    // Signing runs here, beside other deliveries, not on the queue's actor.
+                    var signed = body
+                    if let signer {
+                        do {
+                            signed = try signer.signatureField(for: body, at: now) + body
+                        } catch {
+                            self.logger.error("DKIM signing failed", metadata: ["queue_id": "\(id)", "error": "\(error)"])
+                        }
+                    }
+                    return await self.deliver(indexes.map { message.deliveries[$0].recipient }, domain: key.recipientDomain,
+                                              sender: sender, body: signed, needsUTF8: needsUTF8)
                         .enumerated().map { (indexes[$0.offset], $0.element.0, $0.element.1) }
                 }
             }
