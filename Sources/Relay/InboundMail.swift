@@ -63,8 +63,9 @@ public final class InboundMail: SMTPServerDelegate {
             id: id.text, recipient: envelope.recipients.count == 1 ? envelope.recipients[0].description : nil, at: now)
             + received
         var deliveries: [SpooledMessage.Delivery] = []
+        var planned = Set<[String]>()  // one copy per alias and mailbox, however often the alias was named
         for route in envelope.routes {
-            for destination in route.destinations {
+            for destination in route.destinations where planned.insert([route.aliasID, destination.recipientID]).inserted {
                 deliveries.append(.init(recipient: destination.email, alias: route.alias, aliasID: route.aliasID,
                                         userID: route.userID, recipientID: destination.recipientID))
             }
