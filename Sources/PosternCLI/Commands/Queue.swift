@@ -22,9 +22,13 @@ struct QueueCommand: AsyncParsableCommand {
         }
     }
 
-    static func queueID(_ text: String) throws -> QueueID {
+    /// Opens the spool and finds the queued message `text` names, or says why not.
+    static func withQueued(_ text: String, _ global: GlobalOptions, _ body: (Spool, QueueID) throws -> Void) throws {
         guard let id = QueueID(text.uppercased()) else { throw CLIFailure("'\(text)' is not a queue id (16 hex digits)") }
-        return id
+        let spool = try openSpool(global)
+        defer { spool.close() }
+        guard spool.contains(id) else { throw CLIFailure("no message \(id) in the queue") }
+        try body(spool, id)
     }
 
     static let timeFormat: DateFormatter = {
@@ -67,25 +71,23 @@ struct QueueCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingFailures {
-                let spool = try QueueCommand.openSpool(global)
-                defer { spool.close() }
-                let id = try QueueCommand.queueID(id)
-                guard spool.contains(id) else { throw CLIFailure("no message \(id) in the queue") }
-                let (message, body) = try spool.load(id)
-                let progress = spool.progress(of: id)
-                print("id: \(id)")
-                print("received: \(QueueCommand.timeFormat.string(from: message.receivedAt)) from \(message.clientAddress) (\(message.heloName))")
-                print("sender: <\(message.sender ?? "")>")
-                for (index, delivery) in message.deliveries.enumerated() {
-                    let state = progress?.finished.contains(index) == true ? "done" : "pending"
-                    print("delivery: \(delivery.recipient) via \(delivery.alias) [\(state)]")
+                try QueueCommand.withQueued(id, global) { spool, id in
+                    let (message, body) = try spool.load(id)
+                    let progress = spool.progress(of: id)
+                    print("id: \(id)")
+                    print("received: \(QueueCommand.timeFormat.string(from: message.receivedAt)) from \(message.clientAddress) (\(message.heloName))")
+                    print("sender: <\(message.sender ?? "")>")
+                    for (index, delivery) in message.deliveries.enumerated() {
+                        let state = progress?.finished.contains(index) == true ? "done" : "pending"
+                        print("delivery: \(delivery.recipient) via \(delivery.alias) [\(state)]")
+                    }
+                    print("attempts: \(progress?.attempts ?? 0)")
+                    if let problem = progress?.lastProblem { print("last problem: \(problem)") }
+                    print("size: \(body.count)")
+                    print("")
+                    let headerEnd = QueueCommand.headerEnd(body)
+                    print(String(decoding: body[..<headerEnd], as: UTF8.self), terminator: "")
                 }
-                print("attempts: \(progress?.attempts ?? 0)")
-                if let problem = progress?.lastProblem { print("last problem: \(problem)") }
-                print("size: \(body.count)")
-                print("")
-                let headerEnd = QueueCommand.headerEnd(body)
-                print(String(decoding: body[..<headerEnd], as: UTF8.self), terminator: "")
             }
         }
     }
@@ -120,12 +122,10 @@ struct QueueCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingFailures {
-                let spool = try QueueCommand.openSpool(global)
-                defer { spool.close() }
-                let id = try QueueCommand.queueID(id)
-                guard spool.contains(id) else { throw CLIFailure("no message \(id) in the queue") }
-                spool.remove(id)
-                print("deleted \(id)")
+                try QueueCommand.withQueued(id, global) { spool, id in
+                    spool.remove(id)
+                    print("deleted \(id)")
+                }
             }
         }
     }
