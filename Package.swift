@@ -107,7 +107,9 @@ let package = Package(
         // Shared by the test targets: a throwaway MariaDB server and helpers to run `postern`.
         .target(name: "TestSupport", dependencies: ["Storage"], path: "Tests/TestSupport"),
         .testTarget(name: "SpoolTests", dependencies: ["Spool"]),
-        .testTarget(name: "RelayTests", dependencies: ["Relay", "MailCore", "SMTPCore", "Spool"]),
+        .testTarget(name: "RelayTests", dependencies: [
+            "Relay", "MailCore", "SMTPCore", "Spool", "SMTPClient", .product(name: "NIOEmbedded", package: "swift-nio"),
+        ]),
         .testTarget(name: "MailFlowTests", dependencies: ["TestSupport", "Storage"]),
         .testTarget(name: "MailCoreTests", dependencies: ["MailCore", "TestSupport"]),
         .testTarget(name: "PosternConfigTests", dependencies: ["PosternConfig"]),

@@ -56,6 +56,8 @@ public actor DeliveryQueue: Service {
     let logger: Logger
     let connections = SMTPConnectionPool()
     private var entries: [QueueID: Entry] = [:]
+    /// Queued files that could not be read (an I/O error, not damage): tried again every second.
+    private var unreadable: Set<QueueID> = []
     /// Forwards counted but not yet written: alias id → (owner, messages, bytes, last time). Written
     /// about once a second in one transaction, not with every message.
     private var unsavedForwards: [String: (userID: String, messages: Int, bytes: Int, last: Date)] = [:]
@@ -74,20 +76,41 @@ public actor DeliveryQueue: Service {
         self.logger = logger
     }
 
-    /// Loads what the spool holds (after a restart, a crash, or a kill -9), then delivers until shutdown.
-    public func run() async throws {
+    /// Loads what the spool holds (after a restart, a crash, or a kill -9). Called before the SMTP
+    /// listener starts, so recovery never sees a message being written.
+    public func recoverSpool() throws {
         let recovered = try spool.recover()
-        for id in recovered where entries[id] == nil {
-            guard let (message, _) = try? spool.load(id) else { continue }
-            let progress = spool.progress(of: id) ?? DeliveryProgress(nextAttemptAt: Date())
-            entries[id] = Entry(message: message, body: nil, progress: progress)
-        }
+        for id in recovered { load(id) }
         if !recovered.isEmpty { logger.info("queue recovered", metadata: ["messages": "\(recovered.count)"]) }
         metrics.setQueueDepth(entries.count)
+    }
+
+    /// Takes a queued message in; one that cannot be read now is tried again with the next rounds.
+    private func load(_ id: QueueID) {
+        guard entries[id] == nil else { return }
+        do {
+            let (message, _) = try spool.load(id)
+            let progress = spool.progress(of: id) ?? DeliveryProgress(nextAttemptAt: Date())
+            entries[id] = Entry(message: message, body: nil, progress: progress)
+            unreadable.remove(id)
+        } catch SpoolError.corrupt {
+            logger.error("queued message damaged; set aside", metadata: ["queue_id": "\(id)"])
+            spool.setAside(id)
+            unreadable.remove(id)
+        } catch {
+            if unreadable.insert(id).inserted {
+                logger.error("queued message unreadable; will try again", metadata: ["queue_id": "\(id)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Delivers until shutdown.
+    public func run() async throws {
         var round = 0
         while !Task.isShuttingDownGracefully {
             round += 1
             if round % 4 == 0 {
+                for id in unreadable { load(id) }
                 followAdministration()
                 await saveForwardCounts()
             }
@@ -123,6 +146,7 @@ public actor DeliveryQueue: Service {
 
     /// A message just stored: deliver it now if there is room, else with the next round.
     public func enqueue(_ message: SpooledMessage, body: [UInt8]) {
+        guard entries[message.id] == nil else { return }
         entries[message.id] = Entry(message: message, body: body, progress: DeliveryProgress(nextAttemptAt: Date()))
         metrics.setQueueDepth(entries.count)
         startDue()
@@ -197,9 +221,14 @@ public actor DeliveryQueue: Service {
         } else {
             do {
                 body = try spool.load(id).1
-            } catch {
-                logger.error("queued message unreadable", metadata: ["queue_id": "\(id)", "error": "\(error)"])
+            } catch SpoolError.corrupt {
+                logger.error("queued message damaged; set aside", metadata: ["queue_id": "\(id)"])
+                spool.setAside(id)
                 entries[id] = nil
+                return
+            } catch {
+                logger.error("queued message unreadable; will try again", metadata: ["queue_id": "\(id)", "error": "\(error)"])
+                entries[id]?.progress.nextAttemptAt = Date().addingTimeInterval(60)
                 return
             }
         }
@@ -314,8 +343,11 @@ public actor DeliveryQueue: Service {
         } catch {
             return recipients.map { _ in (.deferred(SMTPReply(451, "4.4.3", "DNS lookup failed")), "dns") }
         }
+        // Like Postfix (smtp_skip_5xx_greeting): a host that refuses the session is skipped for the
+        // next one. Only when every host refused for good is the refusal permanent.
         var lastProblem = SMTPReply(451, "4.4.1", "No next hop answered")
         var lastHop = "none"
+        var everyHostRefusedForGood = !hops.isEmpty
         for hop in hops {
             lastHop = hop.description
             let connection: SMTPClientConnection
@@ -323,15 +355,14 @@ public actor DeliveryQueue: Service {
                 connection = idle
             } else {
                 do {
-                    connection = try await SMTPClientConnection.open(
-                        host: hop.host, port: hop.port, heloName: settings.heloName, tls: settings.tls,
-                        timeout: settings.timeout)
+                    connection = try await open(hop)
                 } catch let refused as SMTPClientConnection.Refused {
-                    if refused.reply.isPermanentFailure { return recipients.map { _ in (.failed(refused.reply), hop.description) } }
                     lastProblem = refused.reply
+                    everyHostRefusedForGood = everyHostRefusedForGood && refused.reply.isPermanentFailure
                     continue
                 } catch {
                     lastProblem = SMTPReply(451, "4.4.1", "Connection to \(hop) failed")
+                    everyHostRefusedForGood = false
                     continue
                 }
             }
@@ -339,7 +370,21 @@ public actor DeliveryQueue: Service {
             await connections.put(connection)
             return outcomes.map { ($0, hop.description) }
         }
+        if everyHostRefusedForGood { return recipients.map { _ in (.failed(lastProblem), lastHop) } }
         return recipients.map { _ in (.deferred(lastProblem), lastHop) }
+    }
+
+    /// A new connection to `hop`; when the TLS handshake after STARTTLS fails, a second one in clear
+    /// text (opportunistic TLS, as Postfix's `may` level does).
+    private func open(_ hop: NextHop) async throws -> SMTPClientConnection {
+        do {
+            return try await SMTPClientConnection.open(host: hop.host, port: hop.port, heloName: settings.heloName,
+                                                       tls: settings.tls, timeout: settings.timeout)
+        } catch SMTPClientError.tlsFailed(let problem) {
+            logger.info("TLS failed; trying again without", metadata: ["relay": "\(hop)", "problem": "\(problem)"])
+            return try await SMTPClientConnection.open(host: hop.host, port: hop.port, heloName: settings.heloName,
+                                                       tls: nil, timeout: settings.timeout)
+        }
     }
 
     private func recordFailure(_ delivery: SpooledMessage.Delivery, message: SpooledMessage, reply: SMTPReply,

@@ -57,12 +57,19 @@ public final class SMTPClientConnection: Sendable {
             if capabilities.startTLS, let tls {
                 let reply = try await exchange(channel, Array("STARTTLS\r\n".utf8), replies: 1, timeout: amount)[0]
                 if reply.code == 220 {
-                    try await channel.eventLoop.submit {
-                        let handler = try NIOSSLClientHandler(context: tls, serverHostname: nil)
-                        try channel.pipeline.syncOperations.addHandler(handler, position: .first)
-                    }.get()
-                    tlsActive = true
-                    capabilities = try await greet(channel, heloName: heloName, timeout: amount)
+                    do {
+                        try await channel.eventLoop.submit {
+                            try channel.pipeline.syncOperations.handler(type: SMTPClientHandler.self).discardBufferedInput()
+                            let handler = try NIOSSLClientHandler(context: tls, serverHostname: nil)
+                            try channel.pipeline.syncOperations.addHandler(handler, position: .first)
+                        }.get()
+                        tlsActive = true
+                        capabilities = try await greet(channel, heloName: heloName, timeout: amount)
+                    } catch let refused as Refused {
+                        throw refused
+                    } catch {
+                        throw SMTPClientError.tlsFailed("\(error)")
+                    }
                 }
             }
             return SMTPClientConnection(channel: channel, capabilities: capabilities, tlsActive: tlsActive,
@@ -84,14 +91,21 @@ public final class SMTPClientConnection: Sendable {
         return .none
     }
 
-    private static func exchange(_ channel: any Channel, _ bytes: [UInt8], replies: Int, timeout: TimeAmount)
+    static func exchange(_ channel: any Channel, _ bytes: [UInt8], replies: Int, timeout: TimeAmount)
         async throws -> [SMTPReply]
     {
         let promise = channel.eventLoop.makePromise(of: [SMTPReply].self)
-        // A next hop that stops answering: closing the channel fails the exchange.
-        let timer = channel.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+        // A next hop that stops answering: closing the channel fails the exchange with the replies that
+        // did arrive; the timeout error covers the case where nothing is left to fail it.
+        let timer = channel.eventLoop.scheduleTask(in: timeout) {
+            channel.close(promise: nil)
+            channel.eventLoop.execute { promise.fail(SMTPClientError.timeout) }
+        }
         defer { timer.cancel() }
-        channel.writeAndFlush(SMTPExchange(bytes: bytes, replies: replies, promise: promise), promise: nil)
+        // A write to a channel already closed never reaches the handler: its failure fails the exchange.
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { promise.fail($0) }
+        channel.writeAndFlush(SMTPExchange(bytes: bytes, replies: replies, promise: promise), promise: written)
         return try await promise.futureResult.get()
     }
 
@@ -123,7 +137,9 @@ public final class SMTPClientConnection: Sendable {
                 let body = recipientReplies.contains(where: \.isPositive) ? transaction.encodedBody() : Array(".\r\n".utf8)
                 final = try await Self.exchange(channel, body, replies: 1, timeout: timeout)[0]
             } else if replies.first?.isPositive == true {
-                _ = try? await Self.exchange(channel, Array("RSET\r\n".utf8), replies: 1, timeout: timeout)
+                // A connection that cannot be reset is not put back in the pool.
+                let reset = try? await Self.exchange(channel, Array("RSET\r\n".utf8), replies: 1, timeout: timeout)
+                if reset?.first?.code != 250 { try? await channel.close() }
             }
         } catch SMTPClientError.partial(let got, _) {
             if replies.count < commands.count { replies += got } else if final == nil { final = got.first }

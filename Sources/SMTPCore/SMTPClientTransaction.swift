@@ -4,6 +4,8 @@ public struct SMTPServerCapabilities: Sendable, Equatable {
     public var startTLS = false
     public var eightBitMIME = false
     public var smtpUTF8 = false
+    /// RFC 1870: the server takes `SIZE=` on MAIL (whether or not it named a limit).
+    public var size = false
     /// The SIZE the server announced; nil when it gave none or 0 (no limit).
     public var maxSize: Int?
 
@@ -22,6 +24,7 @@ public struct SMTPServerCapabilities: Sendable, Equatable {
             case "8BITMIME": eightBitMIME = true
             case "SMTPUTF8": smtpUTF8 = true
             case "SIZE":
+                size = true
                 if words.count > 1, let size = Int(words[1]), size > 0 { maxSize = size }
             default: break
             }
@@ -84,7 +87,7 @@ public struct SMTPClientTransaction: Sendable, Equatable {
     /// MAIL, one RCPT per recipient, and DATA, each without its CR LF.
     public func envelopeCommands(for capabilities: SMTPServerCapabilities) -> [String] {
         var mail = "MAIL FROM:<\(sender)>"
-        if capabilities.maxSize != nil || capabilities.pipelining { mail += " SIZE=\(body.count)" }
+        if capabilities.size { mail += " SIZE=\(body.count)" }
         if is8Bit && capabilities.eightBitMIME { mail += " BODY=8BITMIME" }
         if needsSMTPUTF8 && capabilities.smtpUTF8 { mail += " SMTPUTF8" }
         return [mail] + recipients.map { "RCPT TO:<\($0)>" } + ["DATA"]

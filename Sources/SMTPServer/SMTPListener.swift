@@ -83,6 +83,7 @@ public final class SMTPListener<Delegate: SMTPServerDelegate>: Service, CustomSt
         let idle = TimeAmount.nanoseconds(Int64(settings.idleTimeout.components.seconds) * 1_000_000_000
             + settings.idleTimeout.components.attoseconds / 1_000_000_000)
         let (delegate, tls, sessions) = (self.delegate, tlsContext, self.sessions)
+        let linger = min(idle, .seconds(10))
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -92,7 +93,7 @@ public final class SMTPListener<Delegate: SMTPServerDelegate>: Service, CustomSt
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idle))
                     try channel.pipeline.syncOperations.addHandler(
-                        SMTPServerHandler(configuration: sessionConfiguration, delegate: delegate, tls: tls, sessions: sessions))
+                        SMTPServerHandler(configuration: sessionConfiguration, delegate: delegate, tls: tls, sessions: sessions, linger: linger))
                 }
             }
             .bind(host: settings.host, port: settings.port).get()

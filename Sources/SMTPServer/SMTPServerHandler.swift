@@ -28,13 +28,16 @@ final class SMTPServerHandler<Delegate: SMTPServerDelegate>: ChannelInboundHandl
     private let delegate: Delegate
     private let tls: NIOSSLContext?
     private let sessions: SessionCounter
+    /// How long a last reply may take to go out before the connection is closed anyway.
+    private let linger: TimeAmount
     private var busy = false
     private var closed = false
     private var counted = false
     private var client = "unknown"
 
     init(configuration: SMTPServerSession<Delegate.Route>.Configuration, delegate: Delegate, tls: NIOSSLContext?,
-         sessions: SessionCounter) {
+         sessions: SessionCounter, linger: TimeAmount) {
+        self.linger = linger
         session = SMTPServerSession(configuration: configuration)
         self.delegate = delegate
         self.tls = tls
@@ -44,9 +47,8 @@ final class SMTPServerHandler<Delegate: SMTPServerDelegate>: ChannelInboundHandl
     func channelActive(context: ChannelHandlerContext) {
         client = context.remoteAddress?.ipAddress ?? "unknown"
         if !sessions.enter() {
-            context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: SMTPReply(421, "4.7.0", "Too many connections, try again later").wireBytes)))
-                .assumeIsolated().whenComplete { _ in context.close(promise: nil) }
             closed = true
+            finish(with: SMTPReply(421, "4.7.0", "Too many connections, try again later"), context: context)
             return
         }
         counted = true
@@ -80,10 +82,11 @@ final class SMTPServerHandler<Delegate: SMTPServerDelegate>: ChannelInboundHandl
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent, !closed {
+        if event is IdleStateHandler.IdleStateEvent {
+            // While a lookup or store is outstanding the handler reads nothing on purpose: not idle.
+            guard !closed, !busy else { return }
             closed = true
-            context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: SMTPReply(421, "4.4.2", "Error: timeout exceeded").wireBytes)))
-                .assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            finish(with: SMTPReply(421, "4.4.2", "Error: timeout exceeded"), context: context)
             return
         }
         context.fireUserInboundEventTriggered(event)
@@ -152,10 +155,20 @@ final class SMTPServerHandler<Delegate: SMTPServerDelegate>: ChannelInboundHandl
                 }
             case .close:
                 closed = true
-                context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in
-                    context.close(promise: nil)
-                }
+                finish(with: nil, context: context)
             }
+        }
+    }
+
+    /// Sends the last reply (if any, after those already written) and closes once it is out, or after
+    /// `linger` at most: a client that never reads must not hold its session open.
+    private func finish(with reply: SMTPReply?, context: ChannelHandlerContext) {
+        let bytes = reply.map { ByteBuffer(bytes: $0.wireBytes) } ?? ByteBuffer()
+        let channel = context.channel
+        let limit = context.eventLoop.scheduleTask(in: linger) { channel.close(promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(bytes)).whenComplete { _ in
+            limit.cancel()
+            channel.close(promise: nil)
         }
     }
 

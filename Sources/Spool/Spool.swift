@@ -7,7 +7,8 @@ import Foundation
 /// as received. It is written as `queue/ID.partial`, fsync'd, renamed, and the directory fsync'd
 /// (shared with concurrent stores, see `DirectorySync`) before `store` returns: only then may the
 /// SMTP server say 250. After a crash, `.partial` files are half-written and are discarded; a file
-/// whose sizes do not match its header is set aside as `.damaged`.
+/// whose sizes do not match its header is set aside as `.damaged`. A name is never reused: the ids are
+/// unique, and a store that would replace an existing file fails instead.
 ///
 /// `state/ID` records delivery progress (attempts, what is done). It is rewritten by rename but not
 /// fsync'd: losing it can only make Postern deliver a copy twice, never lose one.
@@ -45,8 +46,11 @@ public final class Spool: Sendable {
             bytes.reserveCapacity(bytes.count + envelope.count + body.count)
             bytes += envelope
             bytes += body
+            // Never over another message: the partial file is created exclusively, and link() (unlike
+            // rename) fails when the final name exists.
             try Self.writeSynced(bytes, to: file + ".partial")
-            guard rename(file + ".partial", file) == 0 else { throw SpoolError.io("rename into the queue", errno) }
+            defer { unlink(file + ".partial") }
+            guard link(file + ".partial", file) == 0 else { throw SpoolError.io("moving \(message.id) into the queue", errno) }
         }
         try await directorySync.sync()
     }
@@ -54,8 +58,7 @@ public final class Spool: Sendable {
     /// Reads a queued message back.
     public func load(_ id: QueueID) throws -> (SpooledMessage, [UInt8]) {
         let file = queueDirectory + "/" + id.text
-        guard let data = FileManager.default.contents(atPath: file) else { throw SpoolError.io("reading \(id)", errno) }
-        let bytes = [UInt8](data)
+        let bytes = try Self.read(file)
         guard let newline = bytes.firstIndex(of: 10) else { throw SpoolError.corrupt(id.text) }
         let header = String(decoding: bytes[..<newline], as: UTF8.self).split(separator: " ")
         guard header.count == 4, "\(header[0]) \(header[1])" == Self.magic, let envelopeLength = Int(header[2]),
@@ -70,7 +73,9 @@ public final class Spool: Sendable {
         return (message, Array(bytes[bodyStart...]))
     }
 
-    /// What is queued, after a restart: discards half-written files and sets damaged ones aside.
+    /// What is queued, after a restart, before the node accepts mail: discards half-written files and
+    /// sets aside those whose structure is damaged. A file that cannot be read now (EIO, EMFILE) is
+    /// listed all the same: it is tried again later, never set aside for a passing error.
     public func recover() throws -> [QueueID] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: queueDirectory)) ?? []
         var ids: [QueueID] = []
@@ -78,14 +83,23 @@ public final class Spool: Sendable {
             if name.hasSuffix(".partial") {
                 unlink(queueDirectory + "/" + name)
             } else if let id = QueueID(name) {
-                if (try? load(id)) != nil {
+                do {
+                    _ = try load(id)
                     ids.append(id)
-                } else {
-                    rename(queueDirectory + "/" + name, queueDirectory + "/" + name + ".damaged")
+                } catch SpoolError.corrupt {
+                    setAside(id)
+                } catch {
+                    ids.append(id)
                 }
             }
         }
         return ids.sorted()
+    }
+
+    /// Moves a structurally damaged file out of the queue, as `ID.damaged`, for the administrator.
+    public func setAside(_ id: QueueID) {
+        rename(queueDirectory + "/" + id.text, queueDirectory + "/" + id.text + ".damaged")
+        unlink(stateDirectory + "/" + id.text)
     }
 
     /// The ids in the queue now, without reading the files.
@@ -143,8 +157,25 @@ public final class Spool: Sendable {
         }
     }
 
+    static func read(_ file: String) throws(SpoolError) -> [UInt8] {
+        let fd = open(file, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .io("opening \(file)", errno) }
+        defer { Foundation.close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw .io("reading \(file)", errno) }
+        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + done, $0.count - done) }
+            if n < 0, errno == EINTR { continue }
+            guard n > 0 else { throw .io("reading \(file)", n < 0 ? errno : EIO) }
+            done += n
+        }
+        return bytes
+    }
+
     static func writeSynced(_ bytes: [UInt8], to file: String) throws {
-        let fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        let fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw SpoolError.io("creating \(file)", errno) }
         defer { Foundation.close(fd) }
         var written = 0

@@ -44,21 +44,24 @@ public struct SpooledMessage: Codable, Sendable, Equatable {
     }
 }
 
-/// The name of a queued message: 16 upper-case hex digits, time-ordered, unique within a node
-/// (and, by its random part, across nodes sharing the deferred queue).
+/// The name of a queued message: 18 upper-case hex digits, time-ordered, unique within a node
+/// (and, by its random part, across nodes sharing the deferred queue). Spools written by
+/// earlier builds hold 16-digit ids, which are still read.
 public struct QueueID: Codable, Sendable, Hashable, Comparable, CustomStringConvertible {
     public let text: String
 
     public init?(_ text: String) {
-        guard text.count == 16, text.utf8.allSatisfy({ (48...57).contains($0) || (65...70).contains($0) }) else { return nil }
+        guard text.count == 16 || text.count == 18,
+              text.utf8.allSatisfy({ (48...57).contains($0) || (65...70).contains($0) }) else { return nil }
         self.text = text
     }
 
-    /// A new id: microseconds since 1970 in the first 11 digits, then 5 random ones.
+    /// A new id: microseconds since 1970 in the first 13 digits (52 bits: no wrap for 140 years), then
+    /// 5 random ones.
     public static func make(now: Date = Date()) -> QueueID {
-        let micros = UInt64(max(0, now.timeIntervalSince1970 * 1_000_000)) & 0xFFF_FFFF_FFFF
+        let micros = UInt64(max(0, now.timeIntervalSince1970 * 1_000_000)) & 0xF_FFFF_FFFF_FFFF
         let random = UInt64.random(in: 0...0xFFFFF)
-        let text = String(micros, radix: 16, uppercase: true).leftPadded(to: 11) + String(random, radix: 16, uppercase: true).leftPadded(to: 5)
+        let text = String(micros, radix: 16, uppercase: true).leftPadded(to: 13) + String(random, radix: 16, uppercase: true).leftPadded(to: 5)
         return QueueID(text)!
     }
 

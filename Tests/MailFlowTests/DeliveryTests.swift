@@ -134,4 +134,116 @@ import Testing
         // alice@dest.test: this DNS server says dest.test does not exist, which is permanent.
         #expect(node.waitUntil { node.log.contains("5.1.2") }, "\(node.log)")
     }
+
+    /// Starts `oddmx.py` (a misbehaving next hop) on HOST:PORT; kill it with SIGKILL when done.
+    func startOddMX(host: String, port: UInt16, mode: String, folder: String) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", MailTestNode.tool("oddmx.py"), host, "\(port)", mode, folder]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        for _ in 0..<100 where (try? MailTestNode.run("bash", ["-c", "exec 3<>/dev/tcp/\(host)/\(port)"]).0) != 0 {
+            usleep(100_000)
+        }
+        return process
+    }
+
+    @Test func aHostThatRefusesTheSessionIsSkippedForTheNext() async throws {
+        // mx1 (127.0.0.2) greets with 554; mx2 (127.0.0.1) is the sink.
+        let dnsPort = try FreePort.find()
+        let node = try await MailTestNode(
+            delivery: "first_retry: 1s, max_retry_interval: 2s, max_lifetime: 1h, mx_port: {sink}", relay: false,
+            extra: "dns: { resolver: \"127.0.0.1:\(dnsPort)\" }")
+        defer { node.shutdown() }
+        let dns = try Dnsmasq(port: dnsPort, ["--mx-host=dest.test,mx1.dest.test,10", "--mx-host=dest.test,mx2.dest.test,20",
+                                              "--host-record=mx1.dest.test,127.0.0.2", "--host-record=mx2.dest.test,127.0.0.1"])
+        defer { dns.stop() }
+        let refuser = try startOddMX(host: "127.0.0.2", port: node.sinkPort, mode: "greet554", folder: node.folder + "/odd")
+        defer { kill(refuser.processIdentifier, SIGKILL) }
+        try node.startSink()
+        try node.startServer()
+        try await node.createAlias("shop")
+        let (status, output) = try MailTestNode.run("swaks", [
+            "--server", "127.0.0.1:\(node.smtpPort)", "--from", "bob@sender.test", "--to", "shop@relay.test",
+        ])
+        #expect(status == 0, "\(output)")
+        #expect(node.waitUntil { node.received().count == 1 }, "\(node.log)")
+        #expect(node.log.contains("relay=127.0.0.1:\(node.sinkPort)"), "\(node.log)")
+        #expect(!node.log.contains("failed"), "\(node.log)")
+    }
+
+    @Test func everyHostRefusingForGoodFails() async throws {
+        let dnsPort = try FreePort.find()
+        let node = try await MailTestNode(
+            delivery: "first_retry: 1s, max_retry_interval: 2s, max_lifetime: 1h, mx_port: {sink}", relay: false,
+            extra: "dns: { resolver: \"127.0.0.1:\(dnsPort)\" }")
+        defer { node.shutdown() }
+        // dest.test: one host, which refuses EHLO and HELO with 550.
+        let dns = try Dnsmasq(port: dnsPort, ["--mx-host=dest.test,mx.dest.test,10", "--host-record=mx.dest.test,127.0.0.2"])
+        defer { dns.stop() }
+        let refuser = try startOddMX(host: "127.0.0.2", port: node.sinkPort, mode: "ehlo550", folder: node.folder + "/odd2")
+        defer { kill(refuser.processIdentifier, SIGKILL) }
+        try node.startServer()
+        try await node.createAlias("shop")
+        let (status, output) = try MailTestNode.run("swaks", [
+            "--server", "127.0.0.1:\(node.smtpPort)", "--from", "bob@sender.test", "--to", "shop@relay.test",
+        ])
+        #expect(status == 0, "\(output)")
+        #expect(node.waitUntil { node.log.contains("failed") && node.log.contains("550 5.7.1 not you") }, "\(node.log)")
+        let (code, body) = try await node.api("GET", "/api/v1/failed-deliveries")
+        #expect(code == 200 && "\(body)".contains("alice@dest.test"), "\(body)")
+
+    }
+
+    @Test func aBrokenTLSHandshakeFallsBackToClearText() async throws {
+        let dnsPort = try FreePort.find()
+        let node = try await MailTestNode(
+            delivery: "first_retry: 1s, max_retry_interval: 2s, max_lifetime: 1h, mx_port: {sink}", relay: false,
+            extra: "dns: { resolver: \"127.0.0.1:\(dnsPort)\" }")
+        defer { node.shutdown() }
+        let dns = try Dnsmasq(port: dnsPort, ["--mx-host=dest.test,mx.dest.test,10", "--host-record=mx.dest.test,127.0.0.3"])
+        defer { dns.stop() }
+        let folder = node.folder + "/odd"
+        let badTLS = try startOddMX(host: "127.0.0.3", port: node.sinkPort, mode: "badtls", folder: folder)
+        defer { kill(badTLS.processIdentifier, SIGKILL) }
+        try node.startServer()
+        try await node.createAlias("shop")
+        let (status, output) = try MailTestNode.run("swaks", [
+            "--server", "127.0.0.1:\(node.smtpPort)", "--from", "bob@sender.test", "--to", "shop@relay.test",
+        ])
+        #expect(status == 0, "\(output)")
+        #expect(node.waitUntil {
+            ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).contains { $0.hasSuffix(".eml") }
+        }, "\(node.log)")
+        #expect(node.log.contains("TLS failed; trying again without"), "\(node.log)")
+        #expect(node.log.contains("delivered"), "\(node.log)")
+    }
+
+    /// A reply nobody asked for (here a 421 after each message, on a connection left open) must not be
+    /// taken as the answer to the next command on a pooled connection.
+    @Test func anUnaskedReplyRetiresThePooledConnection() async throws {
+        let dnsPort = try FreePort.find()
+        let node = try await MailTestNode(
+            delivery: "first_retry: 1s, max_retry_interval: 2s, max_lifetime: 1h, mx_port: {sink}", relay: false,
+            extra: "dns: { resolver: \"127.0.0.1:\(dnsPort)\" }")
+        defer { node.shutdown() }
+        let dns = try Dnsmasq(port: dnsPort, ["--mx-host=dest.test,mx.dest.test,10", "--host-record=mx.dest.test,127.0.0.3"])
+        defer { dns.stop() }
+        let folder = node.folder + "/odd"
+        let stray = try startOddMX(host: "127.0.0.3", port: node.sinkPort, mode: "stray", folder: folder)
+        defer { kill(stray.processIdentifier, SIGKILL) }
+        try node.startServer()
+        try await node.createAlias("shop")
+        func count() -> Int { ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix(".eml") }.count }
+        for n in 1...3 {
+            let (status, output) = try MailTestNode.run("swaks", [
+                "--server", "127.0.0.1:\(node.smtpPort)", "--from", "bob@sender.test", "--to", "shop@relay.test",
+            ])
+            #expect(status == 0, "\(output)")
+            #expect(node.waitUntil { count() == n }, "\(node.log)")
+            try await Task.sleep(for: .milliseconds(300))
+        }
+        #expect(!node.log.contains("deferred"), "every message went through at once: \(node.log)")
+    }
 }

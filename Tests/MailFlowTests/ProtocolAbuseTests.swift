@@ -154,4 +154,31 @@ import Testing
         defer { later.close() }
         #expect(try later.reply().code == 220, "a place is free again")
     }
+
+    /// A client that floods commands and never reads its replies: the idle timeout's 421 can never be
+    /// written, and the session must still end and free its place.
+    @Test func aClientThatNeverReadsLosesItsSession() async throws {
+        let node = try await MailTestNode(smtp: "idle_timeout: 4s, max_sessions: 1")
+        defer { node.shutdown() }
+        try node.startServer()
+        let flooder = try RawSMTPClient(port: node.smtpPort, timeout: 1)
+        defer { flooder.close() }
+        let chunk = Array(String(repeating: "NOOP\r\n", count: 1000).utf8)
+        var sent = 0
+        while sent < 20_000_000, (try? flooder.send(chunk)) != nil { sent += chunk.count }
+        #expect(sent < 20_000_000, "the server stopped reading")
+        let surplus = try RawSMTPClient(port: node.smtpPort, readGreeting: false)
+        #expect(try surplus.reply().text.hasPrefix("421 4.7.0"), "the one place is taken")
+        surplus.close()
+        var greeting = 0
+        let deadline = ContinuousClock.now + .seconds(20)
+        while greeting != 220, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(500))
+            if let next = try? RawSMTPClient(port: node.smtpPort, readGreeting: false) {
+                greeting = (try? next.reply().code) ?? 0
+                next.close()
+            }
+        }
+        #expect(greeting == 220, "the place was freed after idle timeout and linger")
+    }
 }

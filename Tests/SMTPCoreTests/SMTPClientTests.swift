@@ -64,6 +64,12 @@ import Testing
             "MAIL FROM:<SRS0=x@relay> SIZE=4 BODY=8BITMIME", "RCPT TO:<r1@d>", "RCPT TO:<r2@d>", "DATA",
         ])
         #expect(t.refusal(by: capabilities) == nil)
+        let pipeliningOnly = SMTPServerCapabilities(ehlo: SMTPReply(code: 250, enhanced: nil, lines: ["mx", "PIPELINING", "8BITMIME"]))
+        #expect(t.envelopeCommands(for: pipeliningOnly).first == "MAIL FROM:<SRS0=x@relay> BODY=8BITMIME",
+                "SIZE= only to a server that announced SIZE")
+        let sizeNoLimit = SMTPServerCapabilities(ehlo: SMTPReply(code: 250, enhanced: nil, lines: ["mx", "SIZE"]))
+        #expect(sizeNoLimit.size && sizeNoLimit.maxSize == nil)
+        #expect(t.envelopeCommands(for: sizeNoLimit).first == "MAIL FROM:<SRS0=x@relay> SIZE=4")
         #expect(t.refusal(by: .none)?.enhanced == "5.6.3", "8-bit data to a hop without 8BITMIME is returned")
         let utf8 = SMTPClientTransaction(sender: "", recipients: ["ré@d"], body: [], needsSMTPUTF8: true)
         #expect(utf8.refusal(by: capabilities)?.code == 553)

@@ -55,6 +55,28 @@ import Testing
         #expect(names.contains("\(truncated).damaged"))
     }
 
+    @Test func aStoreNeverReplacesAQueuedMessage() async throws {
+        let spool = try makeSpool()
+        defer { spool.close() }
+        let first = message()
+        try await spool.store(first, body: Array("first\r\n".utf8))
+        await #expect(throws: SpoolError.self) { try await spool.store(first, body: Array("second\r\n".utf8)) }
+        #expect(try spool.load(first.id).1 == Array("first\r\n".utf8))
+        let names = try FileManager.default.contentsOfDirectory(atPath: spool.path + "/queue")
+        #expect(names == [first.id.text], "no partial file left behind")
+    }
+
+    @Test func aFileThatCannotBeReadNowIsKeptNotSetAside() async throws {
+        let spool = try makeSpool()
+        defer { spool.close() }
+        // A directory in place of the file: reading it fails with EISDIR, an I/O error, not damage.
+        let unreadable = QueueID.make()
+        try FileManager.default.createDirectory(atPath: spool.path + "/queue/\(unreadable)", withIntermediateDirectories: false)
+        #expect(throws: SpoolError.self) { try spool.load(unreadable) }
+        #expect(try spool.recover() == [unreadable])
+        #expect(!FileManager.default.fileExists(atPath: spool.path + "/queue/\(unreadable).damaged"))
+    }
+
     @Test func progressIsKeptBesideTheMessage() async throws {
         let spool = try makeSpool()
         defer { spool.close() }
@@ -71,7 +93,10 @@ import Testing
         let a = QueueID.make(now: Date(timeIntervalSince1970: 1_700_000_000))
         let b = QueueID.make(now: Date(timeIntervalSince1970: 1_700_000_001))
         #expect(a < b)
-        #expect(a.text.count == 16)
+        #expect(a.text.count == 18)
+        #expect(QueueID("0123456789ABCDEF") != nil, "16-digit ids of older spools are still read")
+        let late = QueueID.make(now: Date(timeIntervalSince1970: 4_000_000_000))
+        #expect(a < late, "no wrap-around within this century")
         #expect(QueueID("../../etc/passwd") == nil)
         #expect(QueueID("0123456789abcdef") == nil, "upper-case hex only")
     }

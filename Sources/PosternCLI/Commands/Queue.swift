@@ -24,7 +24,7 @@ struct QueueCommand: AsyncParsableCommand {
 
     /// Opens the spool and finds the queued message `text` names, or says why not.
     static func withQueued(_ text: String, _ global: GlobalOptions, _ body: (Spool, QueueID) throws -> Void) throws {
-        guard let id = QueueID(text.uppercased()) else { throw CLIFailure("'\(text)' is not a queue id (16 hex digits)") }
+        guard let id = QueueID(text.uppercased()) else { throw CLIFailure("'\(text)' is not a queue id (18 hex digits)") }
         let spool = try openSpool(global)
         defer { spool.close() }
         guard spool.contains(id) else { throw CLIFailure("no message \(id) in the queue") }

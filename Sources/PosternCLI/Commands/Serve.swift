@@ -33,6 +33,8 @@ struct Serve: AsyncParsableCommand {
                 throw error
             }
             let mail = try MailNode(config: config, pool: pool)
+            // What the spool holds is taken in before the listener can store anything new.
+            try await mail.queue.recoverSpool()
             let probe = NodeProbe(
                 metrics: { mail.metrics.prometheusText() },
                 facts: { [("queue_depth", await mail.queue.depth), ("smtp_sessions", mail.listener.openSessions),
