@@ -36,7 +36,8 @@ extension Accounts {
     public func details(userID: String) async throws -> AccountDetails? {
         let rows = try await pool.query(
             """
-            SELECT u.id, n.username, u.default_username_id, u.from_name, u.banner_location, u.bandwidth, u.bandwidth_limit,
+            SELECT u.id, n.username, u.default_username_id, u.from_name, u.banner_location,
+                IF(u.bandwidth_month <=> ?, u.bandwidth, 0) AS bandwidth, u.bandwidth_limit,
                 u.default_recipient_id, u.default_alias_domain, u.default_alias_format, u.created_at, u.updated_at,
                 (SELECT COUNT(*) FROM usernames x WHERE x.user_id = u.id) AS username_count,
                 (SELECT COUNT(*) FROM recipients r WHERE r.user_id = u.id) AS recipient_count,
@@ -53,7 +54,7 @@ extension Accounts {
                 (SELECT COUNT(*) FROM aliases a WHERE a.user_id = u.id AND a.deleted_at IS NOT NULL) AS deleted
             FROM users u LEFT JOIN usernames n ON n.id = u.default_username_id
             WHERE u.id = ?
-            """, [.text(userID)])
+            """, [.text(MailRouting.month(of: Date())), .text(userID)])
         guard let row = rows.first else { return nil }
         func count(_ column: String) throws -> Int {
             switch row[column] {

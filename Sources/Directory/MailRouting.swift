@@ -1,4 +1,5 @@
 import Foundation
+import MailCore
 import Storage
 
 /// Where mail to an alias goes, as the SMTP server needs to know it at RCPT time.
@@ -23,8 +24,12 @@ public struct AliasRouting: Sendable, Equatable {
     public var rejectDeactivated: Bool
     /// The owner has used up the month's bandwidth.
     public var overBandwidth: Bool
+    /// The owner has had the hour's messages.
+    public var overRate: Bool
     /// The alias's own verified recipients, or else the owner's verified default recipient.
     public var destinations: [Destination]
+    /// How the owner wants forwarded mail presented.
+    public var style: ForwardingStyle
 }
 
 /// The lookups mail handling makes: aliases by address, the domains Postern receives for.
@@ -34,19 +39,30 @@ public struct MailRouting: Sendable {
     public init(pool: ConnectionPool) { self.pool = pool }
 
     /// The alias with this address (compared case-insensitively), deleted or not; nil when none exists.
-    public func alias(email: String) async throws -> AliasRouting? {
+    /// Recipients: the alias's own verified ones, else its username's or domain's verified default,
+    /// else the owner's verified default.
+    public func alias(email: String, at now: Date = Date()) async throws -> AliasRouting? {
         let rows = try await pool.query(
             """
             SELECT a.id, a.user_id, a.email, a.active, a.deleted_at IS NOT NULL AS deleted, u.reject_deactivated,
-                (u.bandwidth_limit > 0 AND u.bandwidth >= u.bandwidth_limit) AS over_bandwidth,
-                d.id AS default_id, d.email AS default_email, r.id AS own_id, r.email AS own_email
+                (COALESCE(un.active, dm.active, 1) = 0) AS parent_inactive,
+                (u.bandwidth_limit > 0 AND u.bandwidth_month = ? AND u.bandwidth >= u.bandwidth_limit) AS over_bandwidth,
+                (u.messages_per_hour_limit > 0 AND COALESCE(h.messages, 0) >= u.messages_per_hour_limit) AS over_rate,
+                u.display_from_format, u.use_reply_to, u.banner_location,
+                d.id AS default_id, d.email AS default_email, pd.id AS parent_default_id, pd.email AS parent_default_email,
+                r.id AS own_id, r.email AS own_email
             FROM aliases a JOIN users u ON u.id = a.user_id
+            LEFT JOIN usernames un ON a.aliasable_type = 'username' AND un.id = a.aliasable_id
+            LEFT JOIN domains dm ON a.aliasable_type = 'domain' AND dm.id = a.aliasable_id
+            LEFT JOIN recipients pd ON pd.id = COALESCE(un.default_recipient_id, dm.default_recipient_id)
+                AND pd.email_verified_at IS NOT NULL
             LEFT JOIN recipients d ON d.id = u.default_recipient_id AND d.email_verified_at IS NOT NULL
+            LEFT JOIN user_hourly_messages h ON h.user_id = u.id AND h.hour = ?
             LEFT JOIN alias_recipients ar ON ar.alias_id = a.id
             LEFT JOIN recipients r ON r.id = ar.recipient_id AND r.email_verified_at IS NOT NULL
             WHERE a.email = ?
             ORDER BY r.created_at, r.id
-            """, [.text(email)])
+            """, [.text(Self.month(of: now)), .date(Self.hour(of: now)), .text(email)])
         guard let first = rows.first else { return nil }
         var own: [AliasRouting.Destination] = []
         for row in rows {
@@ -54,14 +70,69 @@ public struct MailRouting: Sendable {
                 own.append(.init(recipientID: id, email: address))
             }
         }
-        if own.isEmpty, let id = try first.optionalString("default_id"), let address = try first.optionalString("default_email") {
-            own = [.init(recipientID: id, email: address)]
+        for (idColumn, emailColumn) in [("parent_default_id", "parent_default_email"), ("default_id", "default_email")] where own.isEmpty {
+            if let id = try first.optionalString(idColumn), let address = try first.optionalString(emailColumn) {
+                own = [.init(recipientID: id, email: address)]
+            }
         }
         return AliasRouting(
             aliasID: try first.string("id"), userID: try first.string("user_id"), email: try first.string("email"),
-            active: try first.bool("active"), deleted: try first.bool("deleted"),
+            active: try first.bool("active") && !first.bool("parent_inactive"), deleted: try first.bool("deleted"),
             rejectDeactivated: try first.bool("reject_deactivated"), overBandwidth: try first.bool("over_bandwidth"),
-            destinations: own)
+            overRate: try first.bool("over_rate"),
+            destinations: own, style: ForwardingStyle(
+                fromDisplay: ForwardingStyle.FromDisplay(rawValue: Int(try first.int("display_from_format"))) ?? .nameAndAddress,
+                useReplyTo: try first.bool("use_reply_to"),
+                banner: ForwardingStyle.BannerLocation(rawValue: try first.string("banner_location")) ?? .top))
+    }
+
+    /// Who may get aliases created on first receipt at `domain`: a username's subdomain of the root
+    /// domain, or a user's verified custom domain. Nil when the domain is neither.
+    public func catchAllOwner(domain: String, rootDomain: String, at now: Date = Date()) async throws -> CatchAllOwner? {
+        let rows: [Row]
+        if !rootDomain.isEmpty, domain.hasSuffix("." + rootDomain) {
+            let username = String(domain.dropLast(rootDomain.count + 1))
+            rows = try await pool.query(
+                """
+                SELECT n.id, n.user_id, n.active, n.catch_all, u.reject_deactivated, u.new_aliases_per_hour_limit,
+                    (SELECT COUNT(*) FROM aliases a WHERE a.user_id = n.user_id AND a.created_at > ?) AS created
+                FROM usernames n JOIN users u ON u.id = n.user_id WHERE n.username = ?
+                """, [.date(now.addingTimeInterval(-3600)), .text(username)])
+            return try rows.first.map { try CatchAllOwner(row: $0, kind: .username) }
+        }
+        rows = try await pool.query(
+            """
+            SELECT d.id, d.user_id, d.active, d.catch_all, u.reject_deactivated, u.new_aliases_per_hour_limit,
+                (SELECT COUNT(*) FROM aliases a WHERE a.user_id = d.user_id AND a.created_at > ?) AS created
+            FROM domains d JOIN users u ON u.id = d.user_id WHERE d.domain = ? AND d.domain_verified_at IS NOT NULL
+            """, [.date(now.addingTimeInterval(-3600)), .text(domain)])
+        return try rows.first.map { try CatchAllOwner(row: $0, kind: .domain) }
+    }
+
+    /// Creates the alias `localPart@domain` for a catch-all owner. Another node may create the same
+    /// alias at the same moment: that is not an error, the alias exists either way.
+    public func createCatchAllAlias(localPart: String, domain: String, owner: CatchAllOwner, at now: Date = Date()) async throws {
+        let time = now.atDatabasePrecision
+        do {
+            try await pool.execute(
+                """
+                INSERT INTO aliases (id, user_id, aliasable_type, aliasable_id, local_part, domain, email, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                [.text(Identifier.make()), .text(owner.userID), .text(owner.kind.rawValue), .text(owner.id), .text(localPart),
+                 .text(domain), .text(localPart + "@" + domain), .date(time), .date(time)])
+        } catch MariaDBError.duplicateKey {}
+    }
+
+    /// UTC 'YYYY-MM': the month bandwidth is counted in.
+    public static func month(of date: Date) -> String {
+        let parts = Calendar.utc.dateComponents([.year, .month], from: date)
+        return String(format: "%04d-%02d", parts.year ?? 0, parts.month ?? 0)
+    }
+
+    /// The start of the UTC hour messages are counted in.
+    public static func hour(of date: Date) -> Date {
+        Date(timeIntervalSince1970: (date.timeIntervalSince1970 / 3600).rounded(.down) * 3600)
     }
 
     /// Whether a user's verified, active custom domain has this name.
@@ -84,16 +155,62 @@ public struct MailRouting: Sendable {
             [.date(now), .text(aliasID)])
     }
 
-    /// Counts messages forwarded for aliases, and their size against the owners' bandwidth, in one transaction.
-    public func countForwarded(_ counts: [(aliasID: String, userID: String, messages: Int, bytes: Int, at: Date)]) async throws {
+    /// Counts messages forwarded for aliases, their size against the owners' monthly bandwidth, and
+    /// messages accepted per owner and hour, in one transaction.
+    public func countForwarded(_ counts: [(aliasID: String, userID: String, messages: Int, bytes: Int, at: Date)],
+                               accepted: [(userID: String, messages: Int, hour: Date)] = []) async throws {
         try await pool.transaction { connection in
             for count in counts {
                 _ = try await connection.execute(
                     "UPDATE aliases SET emails_forwarded = emails_forwarded + ?, last_forwarded = ? WHERE id = ?",
                     [.int(Int64(count.messages)), .date(count.at), .text(count.aliasID)])
+                let month = Self.month(of: count.at)
                 _ = try await connection.execute(
-                    "UPDATE users SET bandwidth = bandwidth + ? WHERE id = ?", [.int(Int64(count.bytes)), .text(count.userID)])
+                    """
+                    UPDATE users SET bandwidth = IF(bandwidth_month <=> ?, bandwidth, 0) + ?, bandwidth_month = ? WHERE id = ?
+                    """, [.text(month), .int(Int64(count.bytes)), .text(month), .text(count.userID)])
+            }
+            for count in accepted {
+                _ = try await connection.execute(
+                    """
+                    INSERT INTO user_hourly_messages (user_id, hour, messages) VALUES (?, ?, ?)
+                    ON DUPLICATE KEY UPDATE messages = messages + VALUES(messages)
+                    """, [.text(count.userID), .date(count.hour), .int(Int64(count.messages))])
             }
         }
     }
+}
+
+/// The username or custom domain whose catch-all creates aliases on first receipt.
+public struct CatchAllOwner: Sendable, Equatable {
+    public enum Kind: String, Sendable { case username, domain }
+
+    public var kind: Kind
+    public var id: String
+    public var userID: String
+    public var active: Bool
+    public var catchAll: Bool
+    public var rejectDeactivated: Bool
+    /// Aliases the user may get created per hour, and how many were created in the last hour.
+    public var newAliasesPerHour: Int
+    public var createdLastHour: Int
+
+    init(row: Row, kind: Kind) throws {
+        self.kind = kind
+        id = try row.string("id")
+        userID = try row.string("user_id")
+        active = try row.bool("active")
+        catchAll = try row.bool("catch_all")
+        rejectDeactivated = try row.bool("reject_deactivated")
+        newAliasesPerHour = Int(try row.int("new_aliases_per_hour_limit"))
+        createdLastHour = Int(try row.int("created"))
+    }
+}
+
+extension Calendar {
+    static let utc: Calendar = {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        return calendar
+    }()
 }

@@ -239,24 +239,30 @@ public actor DeliveryQueue: Service {
         let needsUTF8 = message.smtpUTF8 && Self.needsSMTPUTF8(message, body: body)
 
         // One transaction per recipient domain (the next hop is the same for all its recipients) and
-        // signing domain (the alias's domain, or the root domain for a username's subdomain).
-        struct Group: Hashable { var recipientDomain: String; var signingDomain: String }
+        // alias (the rewritten header and the signing domain follow from it).
+        struct Group: Hashable { var recipientDomain: String; var alias: String; var style: ForwardingStyle }
         var groups: [Group: [Int]] = [:]
         for index in pending {
             let delivery = message.deliveries[index]
-            let key = Group(recipientDomain: Self.domain(of: delivery.recipient), signingDomain: signingDomain(for: delivery.alias))
+            let key = Group(recipientDomain: Self.domain(of: delivery.recipient), alias: delivery.alias,
+                            style: delivery.style ?? ForwardingStyle())
             groups[key, default: []].append(index)
         }
+        let originalSender = message.sender.flatMap { try? EmailAddress(parsing: $0) }
         let now = Date()
         let results = await withTaskGroup(of: [(Int, SMTPClientTransaction.Outcome, String)].self) { group in
             for (key, indexes) in groups {
-                let signer = settings.dkim?.signer(for: key.signingDomain)
+                let signer = settings.dkim?.signer(for: signingDomain(for: key.alias))
                 group.addTask {
-                    // Signing runs here, beside other deliveries, not on the queue's actor.
-                    var signed = body
+                    // Rewriting and signing run here, beside other deliveries, not on the queue's actor.
+                    var forwarded = body
+                    if let alias = try? EmailAddress(parsing: key.alias) {
+                        forwarded = ForwardedMessage.rewrite(body, alias: alias, envelopeSender: originalSender, style: key.style)
+                    }
+                    var signed = forwarded
                     if let signer {
                         do {
-                            signed = try signer.signatureField(for: body, at: now) + body
+                            signed = try signer.signatureField(for: forwarded, at: now) + forwarded
                         } catch {
                             self.logger.error("DKIM signing failed", metadata: ["queue_id": "\(id)", "error": "\(error)"])
                         }

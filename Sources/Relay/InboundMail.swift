@@ -67,7 +67,7 @@ public final class InboundMail: SMTPServerDelegate {
         for route in envelope.routes {
             for destination in route.destinations where planned.insert([route.aliasID, destination.recipientID]).inserted {
                 deliveries.append(.init(recipient: destination.email, alias: route.alias, aliasID: route.aliasID,
-                                        userID: route.userID, recipientID: destination.recipientID))
+                                        userID: route.userID, recipientID: destination.recipientID, style: route.style))
             }
         }
         let message = SpooledMessage(

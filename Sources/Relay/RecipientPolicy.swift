@@ -10,12 +10,15 @@ public struct RecipientRoute: Sendable, Equatable {
     public var aliasID: String
     public var userID: String
     public var destinations: [AliasRouting.Destination]
+    public var style: ForwardingStyle
 
-    public init(alias: String, aliasID: String, userID: String, destinations: [AliasRouting.Destination]) {
+    public init(alias: String, aliasID: String, userID: String, destinations: [AliasRouting.Destination],
+                style: ForwardingStyle = .init()) {
         self.alias = alias
         self.aliasID = aliasID
         self.userID = userID
         self.destinations = destinations
+        self.style = style
     }
 }
 
@@ -25,8 +28,8 @@ public typealias InboundSession = SMTPServerSession<RecipientRoute>
 public struct RecipientPolicy: Sendable {
     /// What a decision was, for logs and counters.
     public enum Reason: String, Sendable, CaseIterable {
-        case accepted, blocked, bounce, unknown_alias, deactivated, foreign_domain, over_bandwidth, no_recipient,
-             forged_srs, database_unavailable, mail_loop
+        case accepted, blocked, bounce, unknown_alias, deactivated, foreign_domain, over_bandwidth, over_rate,
+             alias_limit, no_recipient, forged_srs, database_unavailable, mail_loop
     }
 
     let routing: MailRouting
@@ -54,18 +57,39 @@ public struct RecipientPolicy: Sendable {
             }
         }
         do {
-            if let alias = try await routing.alias(email: Self.lookupAddress(recipient)) {
+            let address = Self.lookupAddress(recipient)
+            if let alias = try await routing.alias(email: address) {
                 return try await decide(recipient, alias: alias)
             }
-            if sharedDomains.contains(domain) || domain.hasSuffix("." + rootDomain) {
-                return (.reject(.unknownUser), .unknown_alias)
+            if sharedDomains.contains(domain) { return (.reject(.unknownUser), .unknown_alias) }
+            if let owner = try await routing.catchAllOwner(domain: domain, rootDomain: rootDomain) {
+                return try await createOnFirstReceipt(recipient, address: address, owner: owner)
             }
-            if try await routing.isCustomDomain(domain) { return (.reject(.unknownUser), .unknown_alias) }
+            if domain.hasSuffix("." + rootDomain) { return (.reject(.unknownUser), .unknown_alias) }
             return (.reject(.relayDenied), .foreign_domain)
         } catch {
             logger.warning("recipient lookup failed", metadata: ["error": "\(error)"])
             return (.reject(.databaseUnavailable), .database_unavailable)
         }
+    }
+
+    /// An alias on a username's subdomain or a custom domain that does not exist yet: created when the
+    /// catch-all is on and the owner has not had too many new aliases this hour.
+    private func createOnFirstReceipt(_ recipient: EmailAddress, address: String, owner: CatchAllOwner) async throws
+        -> (InboundSession.RecipientDecision, Reason)
+    {
+        guard owner.catchAll else { return (.reject(.unknownUser), .unknown_alias) }
+        guard owner.active else {
+            return owner.rejectDeactivated ? (.reject(.unknownUser), .deactivated) : (.acceptAndDiscard, .blocked)
+        }
+        if owner.newAliasesPerHour > 0, owner.createdLastHour >= owner.newAliasesPerHour {
+            return (.reject(SMTPReply(450, "4.2.1", "Too many new aliases this hour, try again later")), .alias_limit)
+        }
+        let parts = address.split(separator: "@", maxSplits: 1)
+        try await routing.createCatchAllAlias(localPart: String(parts[0]), domain: String(parts[1]), owner: owner)
+        logger.info("alias created on first receipt", metadata: ["alias": "\(address)", "owner": "\(owner.kind.rawValue)"])
+        guard let alias = try await routing.alias(email: address) else { return (.reject(.databaseUnavailable), .database_unavailable) }
+        return try await decide(recipient, alias: alias)
     }
 
     private func decide(_ recipient: EmailAddress, alias: AliasRouting) async throws
@@ -77,12 +101,16 @@ public struct RecipientPolicy: Sendable {
             try? await routing.countBlocked(aliasID: alias.aliasID)
             return (.acceptAndDiscard, .blocked)
         }
+        if alias.overRate {
+            return (.reject(SMTPReply(452, "4.2.2", "The owner of this alias has had too many messages this hour, try again later")),
+                    .over_rate)
+        }
         if alias.overBandwidth { return (.reject(.overQuota), .over_bandwidth) }
         guard !alias.destinations.isEmpty else {
             return (.reject(SMTPReply(550, "5.1.1", "Recipient address rejected: no verified mailbox")), .no_recipient)
         }
         let route = RecipientRoute(alias: recipient.description, aliasID: alias.aliasID, userID: alias.userID,
-                                   destinations: alias.destinations)
+                                   destinations: alias.destinations, style: alias.style)
         return (.accept(route), .accepted)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import MailCore
 
 /// A message as the spool keeps it: the envelope Postern accepted and, per final destination, where it
 /// goes. Everything delivery needs is here, so a queued message is delivered even while the database
@@ -13,13 +14,17 @@ public struct SpooledMessage: Codable, Sendable, Equatable {
         public var aliasID: String?
         public var userID: String?
         public var recipientID: String?
+        /// How the copy is presented; nil in files written before styles existed (the default then).
+        public var style: ForwardingStyle?
 
-        public init(recipient: String, alias: String, aliasID: String?, userID: String?, recipientID: String?) {
+        public init(recipient: String, alias: String, aliasID: String?, userID: String?, recipientID: String?,
+                    style: ForwardingStyle? = nil) {
             self.recipient = recipient
             self.alias = alias
             self.aliasID = aliasID
             self.userID = userID
             self.recipientID = recipientID
+            self.style = style
         }
     }
 

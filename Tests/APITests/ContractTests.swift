@@ -2,6 +2,7 @@
 import Foundation
 import Testing
 import Yams
+import TestSupport
 
 /// docs/openapi.yaml against the server: every route is documented, every documented operation exists,
 /// and what the server answers conforms to the document (checked by schemathesis).
@@ -61,7 +62,7 @@ import Yams
         process.standardOutput = output
         process.standardError = output
         try process.run()
-        let text = await Task.detached { String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }.value
+        let text = try await offPool { String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
         while process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
         #expect(process.terminationStatus == 0, "schemathesis found differences:\n\(text.suffix(6000))")
         #expect(text.contains("passed"), "\(text.suffix(2000))")

@@ -38,17 +38,17 @@ import Testing
 
         """
 
-    func verify(_ signed: [UInt8], record: String) throws -> String {
+    func verify(_ signed: [UInt8], record: String) async throws -> String {
         let file = NSTemporaryDirectory() + "dkim-\(UUID().uuidString).eml"
         try Data(signed).write(to: URL(fileURLWithPath: file))
         defer { try? FileManager.default.removeItem(atPath: file) }
-        let (status, output) = try MailTestNode.run("python3", [MailTestNode.tool("dkim_verify.py"), file, record])
+        let (status, output) = try await MailTestNode.run("python3", [MailTestNode.tool("dkim_verify.py"), file, record])
         #expect(status == 0, "\(output)")
         return output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     @Test(arguments: DKIMKey.Algorithm.allCases)
-    func signaturesVerifyIndependently(algorithm: DKIMKey.Algorithm) throws {
+    func signaturesVerifyIndependently(algorithm: DKIMKey.Algorithm) async throws {
         let key = try DKIMKey.generate(algorithm)
         let reloaded = try DKIMKey(pem: key.pemRepresentation)
         #expect(reloaded.dnsRecord == key.dnsRecord, "the PEM file gives back the same key")
@@ -58,16 +58,16 @@ import Testing
         let text = String(decoding: field, as: UTF8.self)
         #expect(text.hasPrefix("DKIM-Signature: v=1; a=\(algorithm.tag); c=relaxed/relaxed; d=relay.test; s=s1;"))
         #expect(text.contains("h=from:from:subject:date:to:message-id:mime-version:content-type;"), "\(text)")
-        #expect(try verify(field + message, record: key.dnsRecord) == "pass")
+        #expect(try await verify(field + message, record: key.dnsRecord) == "pass")
         // A hop that adds its own trace line and rewrites nothing keeps the signature valid.
         let relayed = Array("Received: from mx.relay.test by mx.dest.test; Mon, 23 Nov 2026 10:00:01 +0000\r\n".utf8) + field + message
-        #expect(try verify(relayed, record: key.dnsRecord) == "pass")
+        #expect(try await verify(relayed, record: key.dnsRecord) == "pass")
         // A changed body or Subject does not verify.
         var tampered = field + message
         tampered[tampered.count - 10] = UInt8(ascii: "X")
-        #expect(try verify(tampered, record: key.dnsRecord) == "fail")
+        #expect(try await verify(tampered, record: key.dnsRecord) == "fail")
         let otherKey = try DKIMKey.generate(algorithm)
-        #expect(try verify(field + message, record: otherKey.dnsRecord) == "fail")
+        #expect(try await verify(field + message, record: otherKey.dnsRecord) == "fail")
     }
 
     @Test func badKeysAreRefused() {

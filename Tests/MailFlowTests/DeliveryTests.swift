@@ -4,8 +4,8 @@ import Testing
 
 /// The queue against a next hop that is down, refuses for now, or refuses for good.
 @Suite(.serialized) struct DeliveryTests {
-    func send(_ node: MailTestNode, to: String = "shop@relay.test", subject: String = "hello") throws -> String {
-        let (status, output) = try MailTestNode.run("swaks", [
+    func send(_ node: MailTestNode, to: String = "shop@relay.test", subject: String = "hello") async throws -> String {
+        let (status, output) = try await MailTestNode.run("swaks", [
             "--server", "127.0.0.1:\(node.smtpPort)", "--from", "bob@sender.test", "--to", to, "--header", "Subject: \(subject)",
         ])
         #expect(status == 0, "\(output)")
@@ -16,10 +16,10 @@ import Testing
     @Test func deferredWhileTheNextHopIsDownThenDelivered() async throws {
         let node = try await MailTestNode()
         defer { node.shutdown() }
-        try node.startServer()
+        try await node.startServer()
         try await node.createAlias("shop")
-        let id = try send(node)  // the sink is not running: nothing listens on the relay host
-        #expect(node.waitUntil { node.log.contains("deferred") }, "\(node.log)")
+        let id = try await send(node)  // the sink is not running: nothing listens on the relay host
+        #expect(await node.waitUntil { node.log.contains("deferred") }, "\(node.log)")
         let list = try await node.cli(["queue", "list"])
         #expect(list.status == 0)
         #expect(list.stdout.contains(id) && list.stdout.contains("alice@dest.test"), "\(list.stdout)")
@@ -27,11 +27,11 @@ import Testing
         #expect(show.stdout.contains("Subject: hello"), "\(show.stdout)")
         #expect(show.stdout.contains("last problem: 451"), "\(show.stdout)")
 
-        try node.startSink()
+        try await node.startSink()
         let flush = try await node.cli(["queue", "flush"])
         #expect(flush.status == 0, "\(flush.stderr)")
-        #expect(node.waitUntil { node.received().count == 1 }, "\(node.log)")
-        #expect(node.waitUntil { node.log.contains("removed") }, "\(node.log)")
+        #expect(await node.waitUntil { node.received().count == 1 }, "\(node.log)")
+        #expect(await node.waitUntil { node.log.contains("removed") }, "\(node.log)")
         let after = try await node.cli(["queue", "list"])
         #expect(after.stdout.contains("0 messages queued"), "\(after.stdout)")
         let metrics = try await node.get("/metrics").1
@@ -43,11 +43,11 @@ import Testing
         let node = try await MailTestNode()
         defer { node.shutdown() }
         try node.setSinkMode("permfail")
-        try node.startSink()
-        try node.startServer()
+        try await node.startSink()
+        try await node.startServer()
         try await node.createAlias("shop")
-        _ = try send(node)
-        #expect(node.waitUntil { node.log.contains("failed") }, "\(node.log)")
+        _ = try await send(node)
+        #expect(await node.waitUntil { node.log.contains("failed") }, "\(node.log)")
         var records: [[String: Any]] = []
         for _ in 0..<50 {
             records = (try await node.api("GET", "/api/v1/failed-deliveries").1["data"] as? [[String: Any]]) ?? []
@@ -64,11 +64,11 @@ import Testing
         let node = try await MailTestNode(delivery: "first_retry: 1s, max_retry_interval: 1s, max_lifetime: 4s")
         defer { node.shutdown() }
         try node.setSinkMode("tempfail")
-        try node.startSink()
-        try node.startServer()
+        try await node.startSink()
+        try await node.startServer()
         try await node.createAlias("shop")
-        _ = try send(node)
-        #expect(node.waitUntil(seconds: 20) { node.log.contains("5.4.7") }, "\(node.log)")
+        _ = try await send(node)
+        #expect(await node.waitUntil(seconds: 20) { node.log.contains("5.4.7") }, "\(node.log)")
         let records = (try await node.api("GET", "/api/v1/failed-deliveries").1["data"] as? [[String: Any]]) ?? []
         #expect(records.count == 1)
         #expect(node.log.components(separatedBy: "deferred").count > 2, "several attempts before giving up")
@@ -77,14 +77,14 @@ import Testing
     @Test func anAdministratorDeletesAQueuedMessage() async throws {
         let node = try await MailTestNode()
         defer { node.shutdown() }
-        try node.startServer()
+        try await node.startServer()
         try await node.createAlias("shop")
-        let id = try send(node)
-        #expect(node.waitUntil { node.log.contains("deferred") })
+        let id = try await send(node)
+        #expect(await node.waitUntil { node.log.contains("deferred") })
         let deleted = try await node.cli(["queue", "delete", id])
         #expect(deleted.status == 0, "\(deleted.stderr)")
-        #expect(node.waitUntil { node.log.contains("deleted by the administrator") }, "\(node.log)")
-        try node.startSink()
+        #expect(await node.waitUntil { node.log.contains("deleted by the administrator") }, "\(node.log)")
+        try await node.startSink()
         _ = try await node.cli(["queue", "flush"])
         try await Task.sleep(for: .seconds(2))
         #expect(node.received().isEmpty)
@@ -108,14 +108,14 @@ import Testing
         defer { node.shutdown() }
         let dns = try Dnsmasq(port: dnsPort, ["--mx-host=dest.test,mx.dest.test,10", "--host-record=mx.dest.test,127.0.0.1"])
         defer { dns.stop() }
-        try node.startSink()
-        try node.startServer()
+        try await node.startSink()
+        try await node.startServer()
         try await node.createAlias("shop")
-        let (status, output) = try MailTestNode.run("swaks", [
+        let (status, output) = try await MailTestNode.run("swaks", [
             "--server", "127.0.0.1:\(node.smtpPort)", "--from", "bob@sender.test", "--to", "shop@relay.test",
         ])
         #expect(status == 0, "\(output)")
-        #expect(node.waitUntil { node.received().count == 1 }, "\(node.log)")
+        #expect(await node.waitUntil { node.received().count == 1 }, "\(node.log)")
         #expect(node.log.contains("relay=127.0.0.1:\(node.sinkPort)"))
     }
 
@@ -125,26 +125,26 @@ import Testing
         defer { node.shutdown() }
         let dns = try Dnsmasq(port: dnsPort, [])
         defer { dns.stop() }
-        try node.startServer()
+        try await node.startServer()
         try await node.createAlias("shop")
-        let (status, _) = try MailTestNode.run("swaks", [
+        let (status, _) = try await MailTestNode.run("swaks", [
             "--server", "127.0.0.1:\(node.smtpPort)", "--from", "bob@sender.test", "--to", "shop@relay.test",
         ])
         #expect(status == 0)
         // alice@dest.test: this DNS server says dest.test does not exist, which is permanent.
-        #expect(node.waitUntil { node.log.contains("5.1.2") }, "\(node.log)")
+        #expect(await node.waitUntil { node.log.contains("5.1.2") }, "\(node.log)")
     }
 
     /// Starts `oddmx.py` (a misbehaving next hop) on HOST:PORT; kill it with SIGKILL when done.
-    func startOddMX(host: String, port: UInt16, mode: String, folder: String) throws -> Process {
+    func startOddMX(host: String, port: UInt16, mode: String, folder: String) async throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", MailTestNode.tool("oddmx.py"), host, "\(port)", mode, folder]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        for _ in 0..<100 where (try? MailTestNode.run("bash", ["-c", "exec 3<>/dev/tcp/\(host)/\(port)"]).0) != 0 {
-            usleep(100_000)
+        for _ in 0..<100 where (try? await MailTestNode.run("bash", ["-c", "exec 3<>/dev/tcp/\(host)/\(port)"]).0) != 0 {
+            try await Task.sleep(for: .milliseconds(100))
         }
         return process
     }
@@ -159,16 +159,16 @@ import Testing
         let dns = try Dnsmasq(port: dnsPort, ["--mx-host=dest.test,mx1.dest.test,10", "--mx-host=dest.test,mx2.dest.test,20",
                                               "--host-record=mx1.dest.test,127.0.0.2", "--host-record=mx2.dest.test,127.0.0.1"])
         defer { dns.stop() }
-        let refuser = try startOddMX(host: "127.0.0.2", port: node.sinkPort, mode: "greet554", folder: node.folder + "/odd")
+        let refuser = try await startOddMX(host: "127.0.0.2", port: node.sinkPort, mode: "greet554", folder: node.folder + "/odd")
         defer { kill(refuser.processIdentifier, SIGKILL) }
-        try node.startSink()
-        try node.startServer()
+        try await node.startSink()
+        try await node.startServer()
         try await node.createAlias("shop")
-        let (status, output) = try MailTestNode.run("swaks", [
+        let (status, output) = try await MailTestNode.run("swaks", [
             "--server", "127.0.0.1:\(node.smtpPort)", "--from", "bob@sender.test", "--to", "shop@relay.test",
         ])
         #expect(status == 0, "\(output)")
-        #expect(node.waitUntil { node.received().count == 1 }, "\(node.log)")
+        #expect(await node.waitUntil { node.received().count == 1 }, "\(node.log)")
         #expect(node.log.contains("relay=127.0.0.1:\(node.sinkPort)"), "\(node.log)")
         #expect(!node.log.contains("failed"), "\(node.log)")
     }
@@ -182,15 +182,15 @@ import Testing
         // dest.test: one host, which refuses EHLO and HELO with 550.
         let dns = try Dnsmasq(port: dnsPort, ["--mx-host=dest.test,mx.dest.test,10", "--host-record=mx.dest.test,127.0.0.2"])
         defer { dns.stop() }
-        let refuser = try startOddMX(host: "127.0.0.2", port: node.sinkPort, mode: "ehlo550", folder: node.folder + "/odd2")
+        let refuser = try await startOddMX(host: "127.0.0.2", port: node.sinkPort, mode: "ehlo550", folder: node.folder + "/odd2")
         defer { kill(refuser.processIdentifier, SIGKILL) }
-        try node.startServer()
+        try await node.startServer()
         try await node.createAlias("shop")
-        let (status, output) = try MailTestNode.run("swaks", [
+        let (status, output) = try await MailTestNode.run("swaks", [
             "--server", "127.0.0.1:\(node.smtpPort)", "--from", "bob@sender.test", "--to", "shop@relay.test",
         ])
         #expect(status == 0, "\(output)")
-        #expect(node.waitUntil { node.log.contains("failed") && node.log.contains("550 5.7.1 not you") }, "\(node.log)")
+        #expect(await node.waitUntil { node.log.contains("failed") && node.log.contains("550 5.7.1 not you") }, "\(node.log)")
         let (code, body) = try await node.api("GET", "/api/v1/failed-deliveries")
         #expect(code == 200 && "\(body)".contains("alice@dest.test"), "\(body)")
 
@@ -205,15 +205,15 @@ import Testing
         let dns = try Dnsmasq(port: dnsPort, ["--mx-host=dest.test,mx.dest.test,10", "--host-record=mx.dest.test,127.0.0.3"])
         defer { dns.stop() }
         let folder = node.folder + "/odd"
-        let badTLS = try startOddMX(host: "127.0.0.3", port: node.sinkPort, mode: "badtls", folder: folder)
+        let badTLS = try await startOddMX(host: "127.0.0.3", port: node.sinkPort, mode: "badtls", folder: folder)
         defer { kill(badTLS.processIdentifier, SIGKILL) }
-        try node.startServer()
+        try await node.startServer()
         try await node.createAlias("shop")
-        let (status, output) = try MailTestNode.run("swaks", [
+        let (status, output) = try await MailTestNode.run("swaks", [
             "--server", "127.0.0.1:\(node.smtpPort)", "--from", "bob@sender.test", "--to", "shop@relay.test",
         ])
         #expect(status == 0, "\(output)")
-        #expect(node.waitUntil {
+        #expect(await node.waitUntil {
             ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).contains { $0.hasSuffix(".eml") }
         }, "\(node.log)")
         #expect(node.log.contains("TLS failed; trying again without"), "\(node.log)")
@@ -231,17 +231,17 @@ import Testing
         let dns = try Dnsmasq(port: dnsPort, ["--mx-host=dest.test,mx.dest.test,10", "--host-record=mx.dest.test,127.0.0.3"])
         defer { dns.stop() }
         let folder = node.folder + "/odd"
-        let stray = try startOddMX(host: "127.0.0.3", port: node.sinkPort, mode: "stray", folder: folder)
+        let stray = try await startOddMX(host: "127.0.0.3", port: node.sinkPort, mode: "stray", folder: folder)
         defer { kill(stray.processIdentifier, SIGKILL) }
-        try node.startServer()
+        try await node.startServer()
         try await node.createAlias("shop")
         func count() -> Int { ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix(".eml") }.count }
         for n in 1...3 {
-            let (status, output) = try MailTestNode.run("swaks", [
+            let (status, output) = try await MailTestNode.run("swaks", [
                 "--server", "127.0.0.1:\(node.smtpPort)", "--from", "bob@sender.test", "--to", "shop@relay.test",
             ])
             #expect(status == 0, "\(output)")
-            #expect(node.waitUntil { count() == n }, "\(node.log)")
+            #expect(await node.waitUntil { count() == n }, "\(node.log)")
             try await Task.sleep(for: .milliseconds(300))
         }
         #expect(!node.log.contains("deferred"), "every message went through at once: \(node.log)")

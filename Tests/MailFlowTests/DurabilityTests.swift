@@ -14,8 +14,8 @@ import Testing
     @Test func killNineDuringABurstLosesNothingThatGot250() async throws {
         let node = try await MailTestNode()
         defer { node.shutdown() }
-        try node.startSink()
-        try node.startServer()
+        try await node.startSink()
+        try await node.startServer()
         try await node.createAlias("burst")
         let acceptedFile = node.folder + "/accepted.txt"
         let burst = Process()
@@ -28,16 +28,16 @@ import Testing
         func accepted() -> [String] {
             ((try? String(contentsOfFile: acceptedFile, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
         }
-        #expect(node.waitUntil(seconds: 60) { accepted().count >= 300 })
+        #expect(await node.waitUntil(seconds: 60) { accepted().count >= 300 })
         node.killServer()
         let beforeKill = accepted().count
         // The burst goes on against a dead port for a moment, then the node comes back and takes the rest.
         try await Task.sleep(for: .milliseconds(300))
-        try node.startServer()
+        try await node.startServer()
         while burst.isRunning { try await Task.sleep(for: .milliseconds(100)) }
         let all = Set(accepted())
         #expect(all.count > beforeKill, "the node took mail again after the restart")
-        #expect(node.waitUntil(seconds: 120) { all.isSubset(of: tokens(in: node)) },
+        #expect(await node.waitUntil(seconds: 120) { all.isSubset(of: tokens(in: node)) },
                 "missing: \(all.subtracting(tokens(in: node)).count) of \(all.count)")
     }
 
@@ -51,8 +51,8 @@ import Testing
         url.database = "postern"
         let node = try await MailTestNode(database: url)
         defer { node.shutdown() }
-        try node.startSink()
-        try node.startServer()
+        try await node.startSink()
+        try await node.startServer()
         try await node.createAlias("shop")
 
         let client = try RawSMTPClient(port: node.smtpPort)
@@ -69,7 +69,7 @@ import Testing
         #expect(duringOutage.code == 250)
         #expect(rcpt.text.hasPrefix("451 4.3.0"), "\(rcpt.text)")
         #expect(try client.reply().code == 250)
-        #expect(node.waitUntil { tokens(in: node).contains("before") }, "delivery goes on without the database")
+        #expect(await node.waitUntil { tokens(in: node).contains("before") }, "delivery goes on without the database")
 
         try await server.restart()
         var recovered = false
@@ -88,6 +88,6 @@ import Testing
         #expect(try client.reply().code == 354)
         try client.send("Subject: after\r\n\r\nx\r\n.\r\n")
         #expect(try client.reply().code == 250)
-        #expect(node.waitUntil { tokens(in: node).contains("after") })
+        #expect(await node.waitUntil { tokens(in: node).contains("after") })
     }
 }

@@ -7,17 +7,17 @@ import Testing
     @Test func mailToAnAliasIsForwardedWithAnSRSSender() async throws {
         let node = try await MailTestNode()
         defer { node.shutdown() }
-        try node.startSink()
-        try node.startServer()
+        try await node.startSink()
+        try await node.startServer()
         try await node.createAlias("shop")
 
-        let (status, output) = try MailTestNode.run("swaks", [
+        let (status, output) = try await MailTestNode.run("swaks", [
             "--server", "127.0.0.1:\(node.smtpPort)", "--from", "bob@sender.test", "--to", "shop@relay.test",
             "--header", "Subject: order 42", "--body", "Thanks for the order.\n.leading dot stays", "--helo", "client.test",
         ])
         #expect(status == 0, "\(output)")
         #expect(output.contains("250 2.0.0 Ok: queued as "))
-        #expect(node.waitUntil { node.received().count == 1 }, "\(node.log)")
+        #expect(await node.waitUntil { node.received().count == 1 }, "\(node.log)")
         let (envelope, message) = try #require(node.received().first)
         let sender = try #require(envelope["mail_from"] as? String)
         #expect(sender.hasPrefix("SRS0="), "the envelope sender is rewritten: \(sender)")
@@ -60,28 +60,62 @@ import Testing
         let again = try await node.cli(["dkim", "generate", "relay.test"])
         #expect(again.status == 1 && again.stderr.contains("--force"), "an existing key is not replaced silently")
 
-        try node.startSink()
-        try node.startServer()
+        try await node.startSink()
+        try await node.startServer()
         try await node.createAlias("shop")
-        let (status, output) = try MailTestNode.run("swaks", [
+        let (status, output) = try await MailTestNode.run("swaks", [
             "--server", "127.0.0.1:\(node.smtpPort)", "--from", "bob@sender.test", "--to", "shop@relay.test",
             "--header", "Subject: signed",
         ])
         #expect(status == 0, "\(output)")
-        #expect(node.waitUntil { node.received().count == 1 }, "\(node.log)")
+        #expect(await node.waitUntil { node.received().count == 1 }, "\(node.log)")
         let message = try #require(node.received().first?.message)
         #expect(message.hasPrefix("DKIM-Signature: v=1; a=\(algorithm == "rsa" ? "rsa-sha256" : "ed25519-sha256"); c=relaxed/relaxed; d=relay.test; s=s1;"))
         let file = node.folder + "/received.eml"
         try message.write(toFile: file, atomically: true, encoding: .utf8)
-        let (_, verdict) = try MailTestNode.run("python3", [MailTestNode.tool("dkim_verify.py"), file, record])
+        let (_, verdict) = try await MailTestNode.run("python3", [MailTestNode.tool("dkim_verify.py"), file, record])
         #expect(verdict.trimmingCharacters(in: .whitespacesAndNewlines) == "pass", "dkimpy: \(verdict)")
+    }
+
+    /// A real-world-shaped message through the node: the copy at the sink has the addy.io-style header
+    /// (per the owner's settings in the database) and the original body.
+    @Test func forwardedHeadersFollowTheOwnersStyle() async throws {
+        let node = try await MailTestNode()
+        defer { node.shutdown() }
+        try await node.startSink()
+        try await node.startServer()
+        try await node.createAlias("shop")
+        let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("MailCoreTests/Corpus/folded.eml").path
+        func send() async throws {
+            let (status, output) = try await MailTestNode.run("swaks", [
+                "--server", "127.0.0.1:\(node.smtpPort)", "--from", "frank@example.com", "--to", "shop@relay.test",
+                "--data", "@" + corpus,
+            ])
+            #expect(status == 0, "\(output)")
+        }
+        try await send()
+        #expect(await node.waitUntil { node.received().count == 1 }, "\(node.log)")
+        // Compared unfolded: Postern folds the fields it writes at 78 characters.
+        let first = try #require(node.received().first?.message).replacingOccurrences(of: "\r\n ", with: " ")
+        #expect(first.contains("\r\nFrom: \"Frank Example 'frank at example.com'\" <shop+list=lists.example.com@relay.test>\r\n"), "\(first)")
+        #expect(first.contains("\r\nTo: shop@relay.test, \"Grace Hopper\" <shop+grace=navy.example@relay.test>,"), "\(first)")
+        #expect(first.contains("\r\nX-Postern-Alias: shop@relay.test\r\n"))
+        #expect(!first.contains("forged@relay.test") && !first.contains("Disposition-Notification-To"))
+        #expect(first.contains("X-Postern-Alias: shop@relay.test\r\n\r\nFolded.\r\n"), "the body is unchanged")
+
+        try await node.sql("UPDATE users SET display_from_format = 1, use_reply_to = 1")
+        try await send()
+        #expect(await node.waitUntil { node.received().count == 2 }, "\(node.log)")
+        let second = try #require(node.received().last?.message).replacingOccurrences(of: "\r\n ", with: " ")
+        #expect(second.contains("\r\nFrom: \"Frank Example - frank(a)example.com\" <shop@relay.test>\r\nReply-To: <shop+list=lists.example.com@relay.test>\r\n"), "\(second)")
     }
 
     @Test func recipientDecisions() async throws {
         let node = try await MailTestNode()
         defer { node.shutdown() }
-        try node.startSink()
-        try node.startServer()
+        try await node.startSink()
+        try await node.startServer()
         try await node.createAlias("shop")
         let off = try await node.createAlias("paused")
         let offID = try #require(off["id"] as? String)
@@ -114,7 +148,7 @@ import Testing
         #expect(try client.reply().code == 354)
         try client.send("Subject: hi\r\n\r\nbody\r\n.\r\n")
         #expect(try client.reply().code == 250)
-        #expect(node.waitUntil { node.received().count == 1 })
+        #expect(await node.waitUntil { node.received().count == 1 })
         let envelope = try #require(node.received().first?.envelope)
         #expect(envelope["rcpt_tos"] as? [String] == ["alice@dest.test"], "shop, shop+newsletter and SHOP are one alias: one copy")
         try await Task.sleep(for: .milliseconds(500))
@@ -126,19 +160,19 @@ import Testing
     @Test func bouncesToValidSRSAddressesAreAccepted() async throws {
         let node = try await MailTestNode()
         defer { node.shutdown() }
-        try node.startSink()
-        try node.startServer()
+        try await node.startSink()
+        try await node.startServer()
         try await node.createAlias("shop")
-        _ = try MailTestNode.run("swaks", ["--server", "127.0.0.1:\(node.smtpPort)", "--from", "bob@sender.test",
+        _ = try await MailTestNode.run("swaks", ["--server", "127.0.0.1:\(node.smtpPort)", "--from", "bob@sender.test",
                                            "--to", "shop@relay.test"])
-        #expect(node.waitUntil { node.received().count == 1 })
+        #expect(await node.waitUntil { node.received().count == 1 })
         let srs = try #require(node.received().first?.envelope["mail_from"] as? String)
-        let (status, output) = try MailTestNode.run("swaks", [
+        let (status, output) = try await MailTestNode.run("swaks", [
             "--server", "127.0.0.1:\(node.smtpPort)", "--from", "<>", "--to", srs, "--header", "Subject: Undelivered Mail",
         ])
         #expect(status == 0, "\(output)")
         let forged = srs.replacingCharacters(in: srs.index(srs.startIndex, offsetBy: 5)..<srs.index(srs.startIndex, offsetBy: 9), with: "zzzz")
-        let (forgedStatus, forgedOutput) = try MailTestNode.run("swaks", [
+        let (forgedStatus, forgedOutput) = try await MailTestNode.run("swaks", [
             "--server", "127.0.0.1:\(node.smtpPort)", "--from", "<>", "--to", forged,
         ])
         #expect(forgedStatus != 0)
@@ -148,13 +182,13 @@ import Testing
     @Test func postfixSMTPSourceBurst() async throws {
         let node = try await MailTestNode()
         defer { node.shutdown() }
-        try node.startSink()
-        try node.startServer()
+        try await node.startSink()
+        try await node.startServer()
         try await node.createAlias("alias")
-        let (status, output) = try MailTestNode.run("smtp-source", [
+        let (status, output) = try await MailTestNode.run("smtp-source", [
             "-s", "5", "-m", "100", "-l", "2000", "-f", "bob@sender.test", "-t", "alias@relay.test", "127.0.0.1:\(node.smtpPort)",
         ])
         #expect(status == 0, "\(output)")
-        #expect(node.waitUntil(seconds: 60) { node.received().count == 100 }, "got \(node.received().count)")
+        #expect(await node.waitUntil(seconds: 60) { node.received().count == 100 }, "got \(node.received().count)")
     }
 }

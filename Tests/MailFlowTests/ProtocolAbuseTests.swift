@@ -7,8 +7,8 @@ import Testing
 @Suite(.serialized) struct ProtocolAbuseTests {
     static func makeNode() async throws -> MailTestNode {
         let node = try await MailTestNode(smtp: "max_message_size: 20000, idle_timeout: 2s, max_sessions: 30")
-        try node.startSink()
-        try node.startServer()
+        try await node.startSink()
+        try await node.startServer()
         try await node.createAlias("shop")
         return node
     }
@@ -38,7 +38,7 @@ import Testing
         try clean.send("Subject: clean\r\n\r\nbody\r\n.\r\n")
         #expect(try clean.reply().code == 250)
         clean.close()
-        #expect(node.waitUntil { node.received().count == 1 })
+        #expect(await node.waitUntil { node.received().count == 1 })
         try await Task.sleep(for: .seconds(1))
         #expect(node.received().count == 1)
         #expect(!node.received().contains { $0.message.contains("smuggled") })
@@ -160,7 +160,7 @@ import Testing
     @Test func aClientThatNeverReadsLosesItsSession() async throws {
         let node = try await MailTestNode(smtp: "idle_timeout: 4s, max_sessions: 1")
         defer { node.shutdown() }
-        try node.startServer()
+        try await node.startServer()
         let flooder = try RawSMTPClient(port: node.smtpPort, timeout: 1)
         defer { flooder.close() }
         let chunk = Array(String(repeating: "NOOP\r\n", count: 1000).utf8)

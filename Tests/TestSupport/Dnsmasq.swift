@@ -13,7 +13,7 @@ public final class Dnsmasq: Sendable {
     public init(port: UInt16, _ options: [String]) throws {
         self.port = port
         pidFile = NSTemporaryDirectory() + "postern-dnsmasq-\(port).pid"
-        let (status, output) = try MailTestNode.run(try ThrowawayMariaDB.locate("dnsmasq"), [
+        let (status, output) = try MailTestNode.runBlocking(try ThrowawayMariaDB.locate("dnsmasq"), [
             "--no-resolv", "--no-hosts", "--no-poll", "--listen-address=127.0.0.1", "--bind-interfaces", "--port=\(port)",
             "--local=/test/", "--user=root", "--pid-file=\(pidFile)",
         ] + options)

@@ -53,6 +53,20 @@ public final class MailTestNode: @unchecked Sendable {
         self.token = token
     }
 
+    /// Runs one statement against this node's database (for settings the API does not expose).
+    @discardableResult
+    public func sql(_ statement: String, _ parameters: [SQLValue] = []) async throws -> QueryResult {
+        let connection = try await MariaDBConnection.connect(ConnectionOptions(url: database))
+        do {
+            let result = try await connection.execute(statement, parameters)
+            await connection.close()
+            return result
+        } catch {
+            await connection.close()
+            throw error
+        }
+    }
+
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
         public init(_ description: String) { self.description = description }
@@ -61,7 +75,7 @@ public final class MailTestNode: @unchecked Sendable {
     // MARK: - Processes
 
     /// Starts the sink; with `tls` (certificate and key files) it offers STARTTLS.
-    public func startSink(tls: (certificate: String, key: String)? = nil) throws {
+    public func startSink(tls: (certificate: String, key: String)? = nil) async throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", Self.tool("sink.py"), "\(sinkPort)", sinkFolder] + (tls.map { [$0.certificate, $0.key] } ?? [])
@@ -69,7 +83,7 @@ public final class MailTestNode: @unchecked Sendable {
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
         sink = process
-        try Self.waitForPort(sinkPort)
+        try await Self.waitForPort(sinkPort)
     }
 
     public func stopSink() {
@@ -97,7 +111,7 @@ public final class MailTestNode: @unchecked Sendable {
 
     public var serverIsRunning: Bool { server?.isRunning ?? false }
 
-    public func startServer() throws {
+    public func startServer() async throws {
         let log = FileManager.default.fileExists(atPath: logPath) ? FileHandle(forWritingAtPath: logPath)! : {
             _ = FileManager.default.createFile(atPath: logPath, contents: nil)
             return FileHandle(forWritingAtPath: logPath)!
@@ -114,8 +128,8 @@ public final class MailTestNode: @unchecked Sendable {
         process.standardInput = FileHandle.nullDevice
         try process.run()
         server = process
-        try Self.waitForPort(smtpPort)
-        try Self.waitForPort(apiPort)
+        try await Self.waitForPort(smtpPort)
+        try await Self.waitForPort(apiPort)
     }
 
     /// kill -9: no chance to finish anything.
@@ -159,12 +173,13 @@ public final class MailTestNode: @unchecked Sendable {
         }
     }
 
-    /// Waits until `condition` holds, up to `seconds`.
-    public func waitUntil(seconds: Double = 30, _ condition: () throws -> Bool) rethrows -> Bool {
+    /// Waits until `condition` holds, up to `seconds`. It sleeps without holding a thread: the test
+    /// process serves HTTP for other suites on the same two-thread pool.
+    public func waitUntil(seconds: Double = 30, _ condition: () throws -> Bool) async rethrows -> Bool {
         let end = Date().addingTimeInterval(seconds)
         while Date() < end {
             if try condition() { return true }
-            usleep(100_000)
+            try? await Task.sleep(for: .milliseconds(100))
         }
         return try condition()
     }
@@ -207,10 +222,10 @@ public final class MailTestNode: @unchecked Sendable {
     // MARK: - Helpers
 
     /// A self-signed certificate and key (PEM) for `name`, made by openssl in `folder`.
-    public static func makeCertificate(in folder: String, name: String) throws -> (certificate: String, key: String) {
+    public static func makeCertificate(in folder: String, name: String) async throws -> (certificate: String, key: String) {
         let certificate = folder + "/\(name).crt"
         let key = folder + "/\(name).key"
-        let (status, output) = try run("openssl", [
+        let (status, output) = try await run("openssl", [
             "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificate, "-days", "2",
             "-subj", "/CN=\(name)",
         ])
@@ -223,21 +238,28 @@ public final class MailTestNode: @unchecked Sendable {
             .appendingPathComponent("tools/" + name).path
     }
 
-    public static func waitForPort(_ port: UInt16, seconds: Double = 60) throws {
+    public static func waitForPort(_ port: UInt16, seconds: Double = 60) async throws {
         let end = Date().addingTimeInterval(seconds)
         while Date() < end {
             if let client = try? RawSMTPClient(port: port, readGreeting: false) {
                 client.close()
                 return
             }
-            usleep(100_000)
+            try? await Task.sleep(for: .milliseconds(100))
         }
         throw Failure("nothing listens on port \(port)")
     }
 
-    /// Runs a program to completion and returns its exit status and output.
+    /// Runs a program to completion and returns its exit status and output, waiting on a thread of its
+    /// own rather than one of the test process's cooperative threads.
     @discardableResult
-    public static func run(_ program: String, _ arguments: [String]) throws -> (Int32, String) {
+    public static func run(_ program: String, _ arguments: [String]) async throws -> (Int32, String) {
+        try await offPool { try runBlocking(program, arguments) }
+    }
+
+    /// `run`, blocking the calling thread (for short programs started from synchronous code).
+    @discardableResult
+    public static func runBlocking(_ program: String, _ arguments: [String]) throws -> (Int32, String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [program] + arguments

@@ -48,9 +48,9 @@ public enum PosternProcess {
     /// Runs `postern ARGS` to completion and collects what it printed.
     public static func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> Outcome {
         let (process, out, err) = try start(arguments, environment: environment)
-        async let stdout = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }.value
-        async let stderr = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }.value
-        let (o, e) = await (stdout, stderr)
+        async let stdout = offPool { out.fileHandleForReading.readDataToEndOfFile() }
+        async let stderr = offPool { err.fileHandleForReading.readDataToEndOfFile() }
+        let (o, e) = try await (stdout, stderr)
         while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
         return Outcome(
             status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),

@@ -29,10 +29,12 @@ public struct ThrowawayMariaDB: Sendable {
         let installer = try locate("mariadb-install-db")
         try? FileManager.default.removeItem(atPath: directory)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let install = try run(installer, [
-            "--no-defaults", "--datadir=\(directory)/data", "--user=root",
-            "--auth-root-authentication-method=normal", "--skip-test-db",
-        ])
+        let install = try await offPool {
+            try run(installer, [
+                "--no-defaults", "--datadir=\(directory)/data", "--user=root",
+                "--auth-root-authentication-method=normal", "--skip-test-db",
+            ])
+        }
         guard install == 0 else {
             throw Missing(description: "mariadb-install-db failed (exit \(install)) in \(directory)")
         }

@@ -1,36 +1,9 @@
 /// DKIM's "relaxed" canonicalization (RFC 6376 §3.4.2 and §3.4.4) and the header fields of a message.
 public enum DKIMCanonicalization {
-    /// One header field as it appears in the message: its name and its raw bytes, continuation lines and
-    /// the final CR LF included.
-    public struct Field: Sendable, Equatable {
-        public var name: String
-        public var raw: ArraySlice<UInt8>
-    }
+    public typealias Field = HeaderField
 
     /// Splits a message into its header fields and where the body starts (after the blank line).
-    public static func split(_ message: [UInt8]) -> (fields: [Field], bodyStart: Int) {
-        var fields: [Field] = []
-        var index = 0
-        while index < message.count {
-            if message[index] == 13, index + 1 < message.count, message[index + 1] == 10 { return (fields, index + 2) }
-            if message[index] == 10 { return (fields, index + 1) }
-            let start = index
-            // A field runs to a line end not followed by a space or tab.
-            while index < message.count {
-                if message[index] == 10 {
-                    index += 1
-                    if index < message.count, message[index] == 32 || message[index] == 9 { continue }
-                    break
-                }
-                index += 1
-            }
-            let raw = message[start..<index]
-            let colon = raw.firstIndex(of: UInt8(ascii: ":")) ?? raw.endIndex
-            let name = String(decoding: message[start..<colon], as: UTF8.self).trimmingWhitespace()
-            fields.append(Field(name: name, raw: raw))
-        }
-        return (fields, message.count)
-    }
+    public static func split(_ message: [UInt8]) -> (fields: [Field], bodyStart: Int) { HeaderField.split(message) }
 
     /// `name:value` lower-cased name, unfolded, runs of whitespace as one space, none around the colon
     /// or at the end, then CR LF.
@@ -101,7 +74,7 @@ public enum DKIMCanonicalization {
 }
 
 extension String {
-    fileprivate func trimmingWhitespace() -> String {
+    func trimmingWhitespace() -> String {
         var scalars = Substring(self)
         while let first = scalars.first, first == " " || first == "\t" { scalars.removeFirst() }
         while let last = scalars.last, last == " " || last == "\t" { scalars.removeLast() }

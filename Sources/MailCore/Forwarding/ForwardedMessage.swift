@@ -1,0 +1,129 @@
+/// The header rewrite of a forwarded copy (SPEC §5), done on the original bytes: fields Postern does
+/// not change go out exactly as they came, with their folding; only the fields it writes are new.
+///
+/// - `From` becomes the sender's display (per the owner's `ForwardingStyle`) with the reverse alias of
+///   the sender as the address, or the alias itself with `Reply-To: reverse alias`. The reverse alias
+///   is made from the original `Reply-To` when there is one, else from `From`, else from the envelope.
+/// - Addresses in `To` and `Cc` other than the alias become reverse aliases, so reply-all stays behind
+///   the alias.
+/// - Fields that would route replies or receipts around the alias, or that a forwarded copy can no
+///   longer vouch for, are dropped: `Return-Path`, `DKIM-Signature`, `Sender`, `Mail-Followup-To`,
+///   `Mail-Reply-To`, `Disposition-Notification-To`, `Return-Receipt-To`, `Bcc`, and any
+///   `X-Postern-*` a sender made up.
+/// - `X-Postern-Original-Sender` and `X-Postern-Alias` tell the recipient who wrote to which alias.
+public enum ForwardedMessage {
+    static let droppedFields: Set<String> = [
+        "return-path", "dkim-signature", "sender", "mail-followup-to", "mail-reply-to", "disposition-notification-to",
+        "return-receipt-to", "bcc",
+    ]
+
+    /// The longest display name Postern writes, in characters.
+    static let maxDisplay = 200
+
+    public static func rewrite(_ message: [UInt8], alias: EmailAddress, envelopeSender: EmailAddress?,
+                               style: ForwardingStyle) -> [UInt8] {
+        let (fields, bodyStart) = HeaderField.split(message)
+        let author = fields.first { $0.isNamed("From") }.flatMap { AddressList(parsing: $0.value).mailboxes.first }
+        let replyTo = fields.first { $0.isNamed("Reply-To") }.flatMap { AddressList(parsing: $0.value).mailboxes.first }
+        let sender = author?.address ?? envelopeSender
+        let reverse = (replyTo?.address ?? sender).map { ReverseAlias(alias: alias, destination: $0) }
+        let display = sender.flatMap { style.display(name: author?.displayText.map(Self.cleaned), address: $0) }
+
+        var newFrom: [UInt8]
+        var newReplyTo: [UInt8] = []
+        if style.useReplyTo || reverse == nil {
+            newFrom = mailboxField("From", display: display, address: alias.description)
+            if let reverse { newReplyTo = mailboxField("Reply-To", display: nil, address: reverse.description) }
+        } else {
+            newFrom = mailboxField("From", display: display, address: reverse!.description)
+        }
+
+        var out: [UInt8] = []
+        out.reserveCapacity(message.count + 512)
+        for field in fields {
+            let name = field.name.lowercased()
+            if droppedFields.contains(name) || name.hasPrefix("x-postern-") { continue }
+            switch name {
+            case "from":
+                out += newFrom + newReplyTo
+                newFrom = []
+                newReplyTo = []
+            case "reply-to":
+                continue
+            case "to", "cc":
+                out += addressField(field.name, AddressList(parsing: field.value), alias: alias)
+            default:
+                out += field.raw
+            }
+        }
+        out += newFrom + newReplyTo
+        if let sender { out += Array("X-Postern-Original-Sender: \(sender)\r\n".utf8) }
+        out += Array("X-Postern-Alias: \(alias)\r\n".utf8)
+        out += [13, 10]
+        out += message[bodyStart...]
+        return out
+    }
+
+    /// A display name without control characters, trimmed to a sensible length.
+    static func cleaned(_ text: String) -> String {
+        var scalars = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars.prefix(maxDisplay) { scalars.append(scalar.value < 32 || scalar.value == 127 ? " " : scalar) }
+        return String(scalars).trimmingWhitespace()
+    }
+
+    static func mailboxField(_ name: String, display: String?, address: String) -> [UInt8] {
+        var pieces: [String] = []
+        if let display {
+            let phrase = AddressList.quoted(display)
+            pieces += phrase.hasPrefix("\"") ? [phrase] : phrase.split(separator: " ").map(String.init)
+        }
+        pieces.append("<\(address)>")
+        return folded(name, pieces.map { [$0] })
+    }
+
+    /// To or Cc with every mailbox but the alias turned into a reverse alias; groups and anything
+    /// unreadable as written.
+    static func addressField(_ name: String, _ list: AddressList, alias: EmailAddress) -> [UInt8] {
+        let own = ReverseAlias(alias: alias, destination: alias).alias
+        var items: [[String]] = []
+        for item in list.items {
+            switch item {
+            case .other(let raw):
+                items.append([raw])
+            case .mailbox(let mailbox):
+                if ReverseAlias(alias: mailbox.address, destination: alias).alias == own {
+                    items.append([mailbox.raw])
+                } else {
+                    let display = mailbox.display ?? AddressList.quoted("\(mailbox.address.localPart) at \(mailbox.address.domain)")
+                    items.append([display, "<\(ReverseAlias(alias: alias, destination: mailbox.address))>"])
+                }
+            }
+        }
+        for index in items.indices.dropLast() { items[index][items[index].count - 1] += "," }
+        return folded(name, items)
+    }
+
+    /// `Name: ` and the pieces, each group of pieces kept together where it fits, lines folded before a
+    /// group (or a piece) that would pass 78 characters.
+    static func folded(_ name: String, _ groups: [[String]]) -> [UInt8] {
+        var out = name + ":"
+        var lineLength = out.utf8.count
+        for group in groups {
+            let whole = group.joined(separator: " ")
+            if lineLength + 1 + whole.utf8.count <= 78 || lineLength <= name.utf8.count + 1 {
+                out += " " + whole
+                lineLength += 1 + whole.utf8.count
+                continue
+            }
+            for piece in group {
+                if lineLength + 1 + piece.utf8.count > 78, lineLength > 1 {
+                    out += "\r\n"
+                    lineLength = 0
+                }
+                out += " " + piece
+                lineLength += 1 + piece.utf8.count
+            }
+        }
+        return Array((out + "\r\n").utf8)
+    }
+}

@@ -1,0 +1,23 @@
+-- Limits per user (SPEC §4, issue 6), shared by every node because they live here.
+
+-- Messages per hour (over it: 452 4.2.2 at RCPT) and new catch-all aliases per hour (over it: 450 4.2.1).
+ALTER TABLE users ADD COLUMN messages_per_hour_limit INT UNSIGNED NOT NULL DEFAULT 200 AFTER bandwidth_limit;
+ALTER TABLE users ADD COLUMN new_aliases_per_hour_limit INT UNSIGNED NOT NULL DEFAULT 20 AFTER messages_per_hour_limit;
+
+-- Bandwidth is counted per calendar month (UTC): `bandwidth` holds the bytes of `bandwidth_month`
+-- ('YYYY-MM'); the first count in a new month starts again from zero. Default limit 100 MiB (0: none).
+ALTER TABLE users ADD COLUMN bandwidth_month CHAR(7) NULL AFTER bandwidth;
+ALTER TABLE users ALTER COLUMN bandwidth_limit SET DEFAULT 104857600;
+UPDATE users SET bandwidth_limit = 104857600 WHERE bandwidth_limit = 0;
+
+-- Messages accepted per user and hour (UTC, the hour's start).
+CREATE TABLE user_hourly_messages (
+    user_id CHAR(36) NOT NULL,
+    hour DATETIME NOT NULL,
+    messages INT UNSIGNED NOT NULL DEFAULT 0,
+    PRIMARY KEY (user_id, hour),
+    CONSTRAINT user_hourly_messages_user_fk FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- Catch-all aliases created per user and hour are counted from aliases.created_at (index
+-- aliases_user_created, 0002).
