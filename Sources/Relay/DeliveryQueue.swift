@@ -61,6 +61,9 @@ public actor DeliveryQueue: Service {
     /// Forwards counted but not yet written: alias id → (owner, messages, bytes, last time). Written
     /// about once a second in one transaction, not with every message.
     private var unsavedForwards: [String: (userID: String, messages: Int, bytes: Int, last: Date)] = [:]
+    /// Messages accepted per owner and hour, not yet written (the hourly limit reads them).
+    private var unsavedAccepts: [AcceptKey: Int] = [:]
+    private struct AcceptKey: Hashable { var userID: String; var hour: Date }
     private var running = 0
     private var stopping = false
 
@@ -128,14 +131,19 @@ public actor DeliveryQueue: Service {
     }
 
     private func saveForwardCounts() async {
-        guard !unsavedForwards.isEmpty else { return }
+        guard !unsavedForwards.isEmpty || !unsavedAccepts.isEmpty else { return }
         let batch = unsavedForwards
+        let accepts = unsavedAccepts
         unsavedForwards = [:]
+        unsavedAccepts = [:]
         do {
-            try await routing.countForwarded(batch.map { (aliasID: $0.key, userID: $0.value.userID, messages: $0.value.messages,
-                                                        bytes: $0.value.bytes, at: $0.value.last) })
+            try await routing.countForwarded(
+                batch.map { (aliasID: $0.key, userID: $0.value.userID, messages: $0.value.messages, bytes: $0.value.bytes,
+                             at: $0.value.last) },
+                accepted: accepts.map { (userID: $0.key.userID, messages: $0.value, hour: $0.key.hour) })
         } catch {
             logger.warning("could not save forward counts; they are kept for the next try", metadata: ["error": "\(error)"])
+            unsavedAccepts.merge(accepts, uniquingKeysWith: +)
             for (aliasID, counts) in batch {
                 let kept = unsavedForwards[aliasID]
                 unsavedForwards[aliasID] = (counts.userID, counts.messages + (kept?.messages ?? 0),
@@ -147,6 +155,8 @@ public actor DeliveryQueue: Service {
     /// A message just stored: deliver it now if there is room, else with the next round.
     public func enqueue(_ message: SpooledMessage, body: [UInt8]) {
         guard entries[message.id] == nil else { return }
+        let hour = MailRouting.hour(of: message.receivedAt)
+        for userID in Set(message.deliveries.compactMap(\.userID)) { unsavedAccepts[AcceptKey(userID: userID, hour: hour), default: 0] += 1 }
         entries[message.id] = Entry(message: message, body: body, progress: DeliveryProgress(nextAttemptAt: Date()))
         metrics.setQueueDepth(entries.count)
         startDue()

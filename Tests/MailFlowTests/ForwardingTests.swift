@@ -1,4 +1,5 @@
 import Foundation
+import Storage
 import TestSupport
 import Testing
 
@@ -155,6 +156,89 @@ import Testing
         #expect(node.received().count == 1, "nothing for the deactivated alias")
         let (_, paused) = try await node.api("GET", "/api/v1/aliases/\(offID)")
         #expect((paused["data"] as? [String: Any])?["emails_blocked"] as? Int == 1)
+    }
+
+    /// SPEC §3 and §4: aliases created on first receipt under a username or a custom domain, the
+    /// recipient fallbacks, and the per-user limits that live in the database.
+    @Test func catchAllAliasesAndLimits() async throws {
+        let node = try await MailTestNode()
+        defer { node.shutdown() }
+        try await node.startSink()
+        try await node.startServer()
+        let client = try RawSMTPClient(port: node.smtpPort)
+        defer { client.close() }
+        try client.send("EHLO client.test\r\nMAIL FROM:<bob@sender.test>\r\n")
+        #expect(try client.codes(2) == [250, 250])
+        func rcpt(_ address: String) throws -> String {
+            try client.send("RCPT TO:<\(address)>\r\n")
+            return try client.reply().text
+        }
+        func expect(_ address: String, _ reply: String, _ comment: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+            let got = try rcpt(address)
+            #expect(got.hasPrefix(reply), "\(comment): RCPT \(address) → \(got)", sourceLocation: sourceLocation)
+        }
+        // The username's default recipient comes before the user's.
+        try await node.sql("""
+            INSERT INTO recipients (id, user_id, email, email_verified_at, created_at, updated_at)
+            SELECT 'r-username', id, 'carol@dest.test', NOW(6), NOW(6), NOW(6) FROM users
+            """)
+        try await node.sql("UPDATE usernames SET default_recipient_id = 'r-username'")
+
+        try expect("anything@alice.relay.test", "250", "created on first receipt")
+        try expect("Other+tag@alice.relay.test", "250", "created without its extension")
+        try expect("x@nobody.relay.test", "550 5.1.1", "no such username")
+        let (_, list) = try await node.api("GET", "/api/v1/aliases")
+        let emails = Set(((list["data"] as? [[String: Any]]) ?? []).compactMap { $0["email"] as? String })
+        #expect(emails == ["anything@alice.relay.test", "Other@alice.relay.test"], "\(emails)")
+
+        try await node.sql("UPDATE usernames SET catch_all = 0")
+        try expect("new@alice.relay.test", "550 5.1.1", "catch-all off")
+        try expect("anything@alice.relay.test", "250", "an existing alias still works with catch-all off")
+        try await node.sql("UPDATE usernames SET catch_all = 1, active = 0")
+        try expect("anything@alice.relay.test", "250", "username deactivated: accepted and dropped")
+        try await node.sql("UPDATE users SET reject_deactivated = 1")
+        try expect("anything@alice.relay.test", "550 5.1.1", "username deactivated: refused, per the owner")
+        try expect("brandnew@alice.relay.test", "550 5.1.1", "nothing is created under a deactivated username")
+        try await node.sql("UPDATE usernames SET active = 1")
+        try await node.sql("UPDATE users SET reject_deactivated = 0, new_aliases_per_hour_limit = 3")
+        try expect("third@alice.relay.test", "250", "the third new alias this hour")
+        try expect("fourth@alice.relay.test", "450 4.2.1", "over the new-aliases-per-hour limit")
+
+        try await node.sql("UPDATE users SET new_aliases_per_hour_limit = 0")
+        try await node.sql("""
+            INSERT INTO domains (id, user_id, domain, active, catch_all, domain_verified_at, created_at, updated_at)
+            SELECT 'd-custom', id, 'custom.example', 1, 1, NOW(6), NOW(6), NOW(6) FROM users
+            """)
+        try expect("hello@custom.example", "250", "custom domain catch-all")
+        try expect("hello@unproven.example", "554 5.7.1", "a domain nobody proved is foreign")
+
+        try await node.sql("""
+            INSERT INTO user_hourly_messages (user_id, hour, messages)
+            SELECT id, DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%d %H:00:00'), 200 FROM users
+            """)
+        try expect("anything@alice.relay.test", "452 4.2.2", "200 messages this hour")
+        try await node.sql("DELETE FROM user_hourly_messages")
+        try await node.sql("UPDATE users SET bandwidth = 200000000, bandwidth_month = DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m')")
+        try expect("anything@alice.relay.test", "552 5.2.2", "over the month's 100 MiB")
+        try await node.sql("UPDATE users SET bandwidth_month = '2000-01'")
+        try expect("anything@alice.relay.test", "250", "last month's bandwidth does not count")
+
+        // One message to the catch-all alias goes to the username's default recipient, and is counted
+        // against the hour.
+        try client.send("DATA\r\n")
+        #expect(try client.reply().code == 354)
+        try client.send("Subject: hi\r\n\r\nbody\r\n.\r\n")
+        #expect(try client.reply().code == 250)
+        func recipients() -> Set<String> { Set(node.received().flatMap { ($0.envelope["rcpt_tos"] as? [String]) ?? [] }) }
+        #expect(await node.waitUntil { recipients().count >= 2 })
+        #expect(recipients() == ["carol@dest.test", "alice@dest.test"],
+                "username aliases go to carol (the username's default), custom-domain ones to alice: \(recipients())")
+        var counted: Int64 = 0
+        for _ in 0..<50 where counted == 0 {
+            counted = try await node.sql("SELECT CAST(COALESCE(SUM(messages), 0) AS SIGNED) AS n FROM user_hourly_messages").rows.first?.int("n") ?? 0
+            if counted == 0 { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(counted == 1)
     }
 
     @Test func bouncesToValidSRSAddressesAreAccepted() async throws {
