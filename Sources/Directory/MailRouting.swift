@@ -135,6 +135,12 @@ public struct MailRouting: Sendable {
         Date(timeIntervalSince1970: (date.timeIntervalSince1970 / 3600).rounded(.down) * 3600)
     }
 
+    /// The id of a user's recipient with this address, or nil.
+    public func recipientID(userID: String, email: String) async throws -> String? {
+        try await pool.query("SELECT id FROM recipients WHERE user_id = ? AND email = ?", [.text(userID), .text(email)])
+            .first?.string("id")
+    }
+
     /// Whether a user's verified, active custom domain has this name.
     public func isCustomDomain(_ domain: String) async throws -> Bool {
         try await !pool.query(

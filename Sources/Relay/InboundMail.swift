@@ -1,3 +1,4 @@
+import Directory
 import Foundation
 import Logging
 import MailCore
@@ -13,13 +14,15 @@ public final class InboundMail: SMTPServerDelegate {
     let spool: Spool
     let queue: DeliveryQueue
     let metrics: NodeMetrics
+    let failures: FailedDeliveries
     let logger: Logger
     /// The name this node gives in its Received lines.
     let hostname: String
     private let draining = Atomic<Bool>(false)
 
-    public init(policy: RecipientPolicy, spool: Spool, queue: DeliveryQueue, metrics: NodeMetrics, hostname: String,
-                logger: Logger) {
+    public init(policy: RecipientPolicy, spool: Spool, queue: DeliveryQueue, metrics: NodeMetrics, failures: FailedDeliveries,
+                hostname: String, logger: Logger) {
+        self.failures = failures
         self.policy = policy
         self.hostname = hostname
         self.spool = spool
@@ -35,7 +38,7 @@ public final class InboundMail: SMTPServerDelegate {
         -> InboundSession.RecipientDecision
     {
         let (decision, reason) = await policy.decide(recipient)
-        if reason != .accepted {
+        if reason != .accepted && reason != .bounce {
             metrics.rejected(reason)
             let reply: String
             if case .reject(let refusal) = decision { reply = DeliveryQueue.text(refusal) } else { reply = "250 accepted and dropped" }
@@ -56,6 +59,11 @@ public final class InboundMail: SMTPServerDelegate {
                                                "from": "\(envelope.sender?.description ?? "<>")"])
             return .failure(SMTPReply(554, "5.4.6", "Too many hops: mail forwarding loop"))
         }
+        let bounces = envelope.routes.filter { $0.bounceFor != nil }
+        if !bounces.isEmpty {
+            if let refusal = await recordBounce(received, to: bounces, client: client) { return .failure(refusal) }
+            if bounces.count == envelope.routes.count { return .success("bounce") }
+        }
         let id = QueueID.make()
         let now = Date()
         let body = TraceHeader.received(
@@ -64,7 +72,7 @@ public final class InboundMail: SMTPServerDelegate {
             + received
         var deliveries: [SpooledMessage.Delivery] = []
         var planned = Set<[String]>()  // one copy per alias and mailbox, however often the alias was named
-        for route in envelope.routes {
+        for route in envelope.routes where route.bounceFor == nil {
             for destination in route.destinations where planned.insert([route.aliasID, destination.recipientID]).inserted {
                 deliveries.append(.init(recipient: destination.email, alias: route.alias, aliasID: route.aliasID,
                                         userID: route.userID, recipientID: destination.recipientID, style: route.style))
@@ -86,5 +94,48 @@ public final class InboundMail: SMTPServerDelegate {
         ])
         await queue.enqueue(message, body: body)
         return .success(id.text)
+    }
+
+    /// A message to a bounce address: a delivery report becomes a failed delivery for the alias owner
+    /// (the alias is named in the returned header Postern wrote); nothing goes back to the original
+    /// sender, which would reveal the real mailbox. Returns the reply to give instead of 250 when the
+    /// report cannot be recorded now.
+    func recordBounce(_ message: [UInt8], to routes: [RecipientRoute], client: String) async -> SMTPReply? {
+        guard let report = DeliveryReport(message), !report.failed.isEmpty else {
+            logger.info("mail to a bounce address that is not a failure report; dropped",
+                        metadata: ["client": "\(client)", "to": "\(routes.map(\.alias).joined(separator: ","))"])
+            return nil
+        }
+        guard let aliasText = report.returned("X-Postern-Alias"),
+              let aliasAddress = try? EmailAddress(parsing: aliasText)
+        else {
+            logger.info("failure report for no alias of ours; dropped", metadata: ["client": "\(client)"])
+            return nil
+        }
+        do {
+            guard let alias = try await policy.routing.alias(email: RecipientPolicy.lookupAddress(aliasAddress)) else {
+                logger.info("failure report for an alias that is gone; dropped", metadata: ["alias": "\(aliasText)"])
+                return nil
+            }
+            let now = Date()
+            for recipient in report.failed {
+                let recipientID = try await policy.routing.recipientID(userID: alias.userID, email: recipient.address)
+                let record = FailedDelivery(
+                    id: Identifier.make(), userID: alias.userID, recipientID: recipientID, recipientEmail: recipient.address,
+                    aliasID: alias.aliasID, aliasEmail: alias.email, bounceType: recipient.bounceType.rawValue,
+                    remoteMTA: recipient.remoteMTA ?? report.reportingMTA, sender: routes.first?.bounceFor, emailType: "F",
+                    status: recipient.status, code: recipient.diagnostic, attemptedAt: now, createdAt: now, updatedAt: now)
+                try await failures.record(record)
+                metrics.failed()
+                logger.info("bounce recorded", metadata: [
+                    "alias": "\(alias.email)", "to": "\(recipient.address)", "status": "\(recipient.status)",
+                    "type": "\(recipient.bounceType.rawValue)",
+                ])
+            }
+            return nil
+        } catch {
+            logger.warning("could not record a bounce", metadata: ["error": "\(error)"])
+            return SMTPReply(451, "4.3.0", "Error: cannot record this report now, try again later")
+        }
     }
 }

@@ -11,14 +11,18 @@ public struct RecipientRoute: Sendable, Equatable {
     public var userID: String
     public var destinations: [AliasRouting.Destination]
     public var style: ForwardingStyle
+    /// For a bounce address (SRS0/SRS1 of `srs.domain` with a valid hash): the original sender it
+    /// stands for. Such mail is read as a delivery report, never forwarded.
+    public var bounceFor: String?
 
     public init(alias: String, aliasID: String, userID: String, destinations: [AliasRouting.Destination],
-                style: ForwardingStyle = .init()) {
+                style: ForwardingStyle = .init(), bounceFor: String? = nil) {
         self.alias = alias
         self.aliasID = aliasID
         self.userID = userID
         self.destinations = destinations
         self.style = style
+        self.bounceFor = bounceFor
     }
 }
 
@@ -50,8 +54,9 @@ public struct RecipientPolicy: Sendable {
         let domain = recipient.domain.lowercased()
         if domain == srs.domain.lowercased(), Self.looksLikeSRS(recipient.localPart) {
             do {
-                _ = try srs.reverse(recipient)
-                return (.acceptAndDiscard, .bounce)
+                let original = try srs.reverse(recipient)
+                return (.accept(RecipientRoute(alias: recipient.description, aliasID: "", userID: "", destinations: [],
+                                               bounceFor: original.description)), .bounce)
             } catch {
                 return (.reject(.unknownUser), .forged_srs)
             }

@@ -241,7 +241,9 @@ import Testing
         #expect(counted == 1)
     }
 
-    @Test func bouncesToValidSRSAddressesAreAccepted() async throws {
+    /// SPEC §5: a bounce to the SRS address becomes a failed delivery for the alias owner, visible in
+    /// the API, and nothing reaches the original sender.
+    @Test func bouncesBecomeFailedDeliveries() async throws {
         let node = try await MailTestNode()
         defer { node.shutdown() }
         try await node.startSink()
@@ -250,11 +252,37 @@ import Testing
         _ = try await MailTestNode.run("swaks", ["--server", "127.0.0.1:\(node.smtpPort)", "--from", "bob@sender.test",
                                            "--to", "shop@relay.test"])
         #expect(await node.waitUntil { node.received().count == 1 })
-        let srs = try #require(node.received().first?.envelope["mail_from"] as? String)
+        let (envelope, forwarded) = try #require(node.received().first)
+        let srs = try #require(envelope["mail_from"] as? String)
+        // The next hop later gives up on alice@dest.test and returns a report, as Postfix would.
+        let copy = node.folder + "/forwarded.eml"
+        let dsn = node.folder + "/dsn.eml"
+        try forwarded.write(toFile: copy, atomically: true, encoding: .utf8)
+        let (made, madeOutput) = try await MailTestNode.run("python3", [
+            MailTestNode.tool("make_dsn.py"), copy, srs, "alice@dest.test", "5.1.1",
+            "550 5.1.1 <alice@dest.test>: Recipient address rejected: User unknown", dsn,
+        ])
+        #expect(made == 0, "\(madeOutput)")
         let (status, output) = try await MailTestNode.run("swaks", [
-            "--server", "127.0.0.1:\(node.smtpPort)", "--from", "<>", "--to", srs, "--header", "Subject: Undelivered Mail",
+            "--server", "127.0.0.1:\(node.smtpPort)", "--from", "<>", "--to", srs, "--data", "@" + dsn,
         ])
         #expect(status == 0, "\(output)")
+        var failures: [[String: Any]] = []
+        for _ in 0..<50 where failures.isEmpty {
+            failures = (try await node.api("GET", "/api/v1/failed-deliveries").1["data"] as? [[String: Any]]) ?? []
+            if failures.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        let failure = try #require(failures.first, "\(node.log)")
+        #expect(failures.count == 1)
+        #expect(failure["alias_email"] as? String == "shop@relay.test")
+        #expect(failure["recipient_email"] as? String == "alice@dest.test")
+        #expect(failure["status"] as? String == "5.1.1")
+        #expect(failure["bounce_type"] as? String == "hard")
+        #expect(failure["remote_mta"] as? String == "mailstore.dest.test")
+        #expect((failure["code"] as? String)?.contains("User unknown") == true)
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(node.received().count == 1, "the report is not forwarded anywhere")
+        #expect(!node.log.contains("to=bob@sender.test"), "nothing goes back to the original sender")
         let forged = srs.replacingCharacters(in: srs.index(srs.startIndex, offsetBy: 5)..<srs.index(srs.startIndex, offsetBy: 9), with: "zzzz")
         let (forgedStatus, forgedOutput) = try await MailTestNode.run("swaks", [
             "--server", "127.0.0.1:\(node.smtpPort)", "--from", "<>", "--to", forged,

@@ -105,7 +105,8 @@ struct MailNode {
             metrics: metrics, logger: Logger(label: "postern.queue"))
         let policy = RecipientPolicy(routing: routing, sharedDomains: config.domains.shared, rootDomain: config.domains.root,
                                      srs: srs, logger: Logger(label: "postern.smtp"))
-        inbound = InboundMail(policy: policy, spool: spool, queue: queue, metrics: metrics, hostname: config.node.hostname,
+        inbound = InboundMail(policy: policy, spool: spool, queue: queue, metrics: metrics, failures: FailedDeliveries(pool: pool),
+                              hostname: config.node.hostname,
                               logger: Logger(label: "postern.smtp"))
         var tls: (certificate: String, key: String)?
         if let certificate = config.smtp.tlsCertificate, let key = config.smtp.tlsKey { tls = (certificate, key) }
