@@ -1,14 +1,17 @@
--- Limits per user (SPEC §4, issue 6), shared by every node because they live here.
+-- Limits per user (SPEC §4, issue 6). The counters live here, so every node sees the same ones. A
+-- user's own limit, when set, overrides the node's `limits.*` default; NULL takes the default, 0 is
+-- no limit.
 
--- Messages per hour (over it: 452 4.2.2 at RCPT) and new catch-all aliases per hour (over it: 450 4.2.1).
-ALTER TABLE users ADD COLUMN messages_per_hour_limit INT UNSIGNED NOT NULL DEFAULT 200 AFTER bandwidth_limit;
-ALTER TABLE users ADD COLUMN new_aliases_per_hour_limit INT UNSIGNED NOT NULL DEFAULT 20 AFTER messages_per_hour_limit;
+-- Messages per hour (over it: 452 4.2.2 at RCPT) and new catch-all aliases per hour (450 4.2.1).
+ALTER TABLE users ADD COLUMN messages_per_hour_limit INT UNSIGNED NULL AFTER bandwidth_limit;
+ALTER TABLE users ADD COLUMN new_aliases_per_hour_limit INT UNSIGNED NULL AFTER messages_per_hour_limit;
 
 -- Bandwidth is counted per calendar month (UTC): `bandwidth` holds the bytes of `bandwidth_month`
--- ('YYYY-MM'); the first count in a new month starts again from zero. Default limit 100 MiB (0: none).
+-- ('YYYY-MM'); the first count in a new month starts again from zero. The limit follows the rule
+-- above (it was 0 = none before; such rows now take the node's default).
 ALTER TABLE users ADD COLUMN bandwidth_month CHAR(7) NULL AFTER bandwidth;
-ALTER TABLE users ALTER COLUMN bandwidth_limit SET DEFAULT 104857600;
-UPDATE users SET bandwidth_limit = 104857600 WHERE bandwidth_limit = 0;
+ALTER TABLE users MODIFY COLUMN bandwidth_limit BIGINT UNSIGNED NULL DEFAULT NULL;
+UPDATE users SET bandwidth_limit = NULL WHERE bandwidth_limit = 0;
 
 -- Messages accepted per user and hour (UTC, the hour's start).
 CREATE TABLE user_hourly_messages (

@@ -18,6 +18,8 @@ struct APIServices: Sendable {
     let pool: ConnectionPool
     let rootDomain: String
     let sharedDomains: [String]
+    /// `limits.bandwidth_per_month`: what account-details shows for users without a limit of their own.
+    let defaultBandwidthLimit: Int
     let logger: Logger
 
     init(pool: ConnectionPool, config: NodeConfig, logger: Logger) {
@@ -31,6 +33,7 @@ struct APIServices: Sendable {
         tokens = APITokens(pool: pool)
         rootDomain = config.domains.root
         sharedDomains = config.domains.shared
+        defaultBandwidthLimit = config.limits.bandwidthPerMonth
         self.logger = logger
     }
 }
@@ -90,6 +93,7 @@ public enum APIServer {
     {
         let (router, _) = makeRouter(pool: pool, config: config, logger: logger)
         if let probe { NodeRoutes(pool: pool, probe: probe).register(router) }
+        DeactivationRoutes(pool: pool, secrets: config.srs.secrets).register(router)
         return Application(
             router: router,
             configuration: ApplicationConfiguration(

@@ -33,11 +33,12 @@ public struct AccountDetails: Sendable {
 }
 
 extension Accounts {
-    public func details(userID: String) async throws -> AccountDetails? {
+    /// `defaultBandwidthLimit`: the node's `limits.bandwidth_per_month`, for users without their own.
+    public func details(userID: String, defaultBandwidthLimit: Int = 0) async throws -> AccountDetails? {
         let rows = try await pool.query(
             """
             SELECT u.id, n.username, u.default_username_id, u.from_name, u.banner_location,
-                IF(u.bandwidth_month <=> ?, u.bandwidth, 0) AS bandwidth, u.bandwidth_limit,
+                IF(u.bandwidth_month <=> ?, u.bandwidth, 0) AS bandwidth, CAST(COALESCE(u.bandwidth_limit, ?) AS SIGNED) AS bandwidth_limit,
                 u.default_recipient_id, u.default_alias_domain, u.default_alias_format, u.created_at, u.updated_at,
                 (SELECT COUNT(*) FROM usernames x WHERE x.user_id = u.id) AS username_count,
                 (SELECT COUNT(*) FROM recipients r WHERE r.user_id = u.id) AS recipient_count,
@@ -54,7 +55,7 @@ extension Accounts {
                 (SELECT COUNT(*) FROM aliases a WHERE a.user_id = u.id AND a.deleted_at IS NOT NULL) AS deleted
             FROM users u LEFT JOIN usernames n ON n.id = u.default_username_id
             WHERE u.id = ?
-            """, [.text(MailRouting.month(of: Date())), .text(userID)])
+            """, [.text(MailRouting.month(of: Date())), .int(Int64(defaultBandwidthLimit)), .text(userID)])
         guard let row = rows.first else { return nil }
         func count(_ column: String) throws -> Int {
             switch row[column] {

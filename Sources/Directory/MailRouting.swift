@@ -32,11 +32,28 @@ public struct AliasRouting: Sendable, Equatable {
     public var style: ForwardingStyle
 }
 
+/// Per-user limits that apply when a user has none of their own (`limits.*`); 0 is no limit.
+public struct ForwardingLimits: Sendable, Equatable {
+    public var messagesPerHour: Int
+    public var newAliasesPerHour: Int
+    public var bandwidthPerMonth: Int
+
+    public init(messagesPerHour: Int = 200, newAliasesPerHour: Int = 10, bandwidthPerMonth: Int = 104_857_600) {
+        self.messagesPerHour = messagesPerHour
+        self.newAliasesPerHour = newAliasesPerHour
+        self.bandwidthPerMonth = bandwidthPerMonth
+    }
+}
+
 /// The lookups mail handling makes: aliases by address, the domains Postern receives for.
 public struct MailRouting: Sendable {
     let pool: ConnectionPool
+    let limits: ForwardingLimits
 
-    public init(pool: ConnectionPool) { self.pool = pool }
+    public init(pool: ConnectionPool, limits: ForwardingLimits = .init()) {
+        self.pool = pool
+        self.limits = limits
+    }
 
     /// The alias with this address (compared case-insensitively), deleted or not; nil when none exists.
     /// Recipients: the alias's own verified ones, else its username's or domain's verified default,
@@ -46,8 +63,10 @@ public struct MailRouting: Sendable {
             """
             SELECT a.id, a.user_id, a.email, a.active, a.deleted_at IS NOT NULL AS deleted, u.reject_deactivated,
                 (COALESCE(un.active, dm.active, 1) = 0) AS parent_inactive,
-                (u.bandwidth_limit > 0 AND u.bandwidth_month = ? AND u.bandwidth >= u.bandwidth_limit) AS over_bandwidth,
-                (u.messages_per_hour_limit > 0 AND COALESCE(h.messages, 0) >= u.messages_per_hour_limit) AS over_rate,
+                (COALESCE(u.bandwidth_limit, ?) > 0 AND u.bandwidth_month = ? AND u.bandwidth >= COALESCE(u.bandwidth_limit, ?))
+                    AS over_bandwidth,
+                (COALESCE(u.messages_per_hour_limit, ?) > 0 AND COALESCE(h.messages, 0) >= COALESCE(u.messages_per_hour_limit, ?))
+                    AS over_rate,
                 u.display_from_format, u.use_reply_to, u.banner_location,
                 d.id AS default_id, d.email AS default_email, pd.id AS parent_default_id, pd.email AS parent_default_email,
                 r.id AS own_id, r.email AS own_email
@@ -62,7 +81,9 @@ public struct MailRouting: Sendable {
             LEFT JOIN recipients r ON r.id = ar.recipient_id AND r.email_verified_at IS NOT NULL
             WHERE a.email = ?
             ORDER BY r.created_at, r.id
-            """, [.text(Self.month(of: now)), .date(Self.hour(of: now)), .text(email)])
+            """,
+            [.int(Int64(limits.bandwidthPerMonth)), .text(Self.month(of: now)), .int(Int64(limits.bandwidthPerMonth)),
+             .int(Int64(limits.messagesPerHour)), .int(Int64(limits.messagesPerHour)), .date(Self.hour(of: now)), .text(email)])
         guard let first = rows.first else { return nil }
         var own: [AliasRouting.Destination] = []
         for row in rows {
@@ -94,18 +115,20 @@ public struct MailRouting: Sendable {
             let username = String(domain.dropLast(rootDomain.count + 1))
             rows = try await pool.query(
                 """
-                SELECT n.id, n.user_id, n.active, n.catch_all, u.reject_deactivated, u.new_aliases_per_hour_limit,
+                SELECT n.id, n.user_id, n.active, n.catch_all, u.reject_deactivated,
+                    CAST(COALESCE(u.new_aliases_per_hour_limit, ?) AS SIGNED) AS new_aliases_per_hour_limit,
                     (SELECT COUNT(*) FROM aliases a WHERE a.user_id = n.user_id AND a.created_at > ?) AS created
                 FROM usernames n JOIN users u ON u.id = n.user_id WHERE n.username = ?
-                """, [.date(now.addingTimeInterval(-3600)), .text(username)])
+                """, [.int(Int64(limits.newAliasesPerHour)), .date(now.addingTimeInterval(-3600)), .text(username)])
             return try rows.first.map { try CatchAllOwner(row: $0, kind: .username) }
         }
         rows = try await pool.query(
             """
-            SELECT d.id, d.user_id, d.active, d.catch_all, u.reject_deactivated, u.new_aliases_per_hour_limit,
+            SELECT d.id, d.user_id, d.active, d.catch_all, u.reject_deactivated,
+                    CAST(COALESCE(u.new_aliases_per_hour_limit, ?) AS SIGNED) AS new_aliases_per_hour_limit,
                 (SELECT COUNT(*) FROM aliases a WHERE a.user_id = d.user_id AND a.created_at > ?) AS created
             FROM domains d JOIN users u ON u.id = d.user_id WHERE d.domain = ? AND d.domain_verified_at IS NOT NULL
-            """, [.date(now.addingTimeInterval(-3600)), .text(domain)])
+            """, [.int(Int64(limits.newAliasesPerHour)), .date(now.addingTimeInterval(-3600)), .text(domain)])
         return try rows.first.map { try CatchAllOwner(row: $0, kind: .domain) }
     }
 

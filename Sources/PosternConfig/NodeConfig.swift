@@ -70,6 +70,13 @@ public struct NodeConfig: Sendable {
         public var keysDirectory: String
     }
 
+    /// Defaults for users without limits of their own (0: none).
+    public struct Limits: Sendable {
+        public var messagesPerHour: Int
+        public var newAliasesPerHour: Int
+        public var bandwidthPerMonth: Int
+    }
+
     public struct Cluster: Sendable {
         public var heartbeatInterval: Duration
         public var leaseTimeout: Duration
@@ -84,6 +91,10 @@ public struct NodeConfig: Sendable {
     public var apiListen: Endpoint
     /// Requests per minute per API token (0: no limit).
     public var apiRateLimit: Int
+    /// Where people reach this node's HTTP side from outside (banner links); `http://` + `api.listen`
+    /// when not set.
+    public var apiPublicURL: String
+    public var limits: Limits
     public var domains: Domains
     public var srs: SRS
     public var dkim: DKIM
@@ -116,6 +127,10 @@ public struct NodeConfig: Sendable {
         spoolPath = v.text("spool.path") ?? "/var/spool/postern"
         apiListen = v.endpoint("api.listen") ?? Endpoint(host: "127.0.0.1", port: 8080)
         apiRateLimit = v.number("api.rate_limit") ?? 60
+        apiPublicURL = v.text("api.public_url") ?? "http://\(apiListen.host):\(apiListen.port)"
+        limits = Limits(
+            messagesPerHour: v.number("limits.messages_per_hour") ?? 200, newAliasesPerHour: v.number("limits.new_aliases_per_hour") ?? 10,
+            bandwidthPerMonth: v.number("limits.bandwidth_per_month") ?? 104_857_600)
         domains = Domains(root: root, shared: v.list("domains.shared") ?? [root])
         srs = SRS(domain: v.text("srs.domain") ?? root, secrets: v.list("srs.secrets") ?? [])
         dkim = DKIM(selector: v.text("dkim.selector") ?? "s1", keysDirectory: v.text("dkim.keys_dir") ?? "/etc/postern/dkim")
@@ -132,6 +147,9 @@ public struct NodeConfig: Sendable {
         if (smtp.tlsCertificate == nil) != (smtp.tlsKey == nil) {
             let missing = smtp.tlsCertificate == nil ? "smtp.tls_certificate" : "smtp.tls_key"
             problems.append(ConfigProblem(key: missing, message: "is required when the other TLS file is set"))
+        }
+        if !(apiPublicURL.hasPrefix("http://") || apiPublicURL.hasPrefix("https://")) || apiPublicURL.contains(where: \.isWhitespace) {
+            problems.append(ConfigProblem(key: "api.public_url", message: "must be an http:// or https:// URL"))
         }
         if cluster.leaseTimeout <= cluster.heartbeatInterval * 2 {
             problems.append(ConfigProblem(

@@ -25,9 +25,13 @@ public actor DeliveryQueue: Service {
         public var dkim: DKIMKeyring?
         /// `domains.root`: aliases on `USERNAME.ROOT` are signed for the root domain.
         public var rootDomain: String
+        /// Banner links: the node's public base URL and the secret that signs them; nil: no link.
+        public var deactivation: (base: String, secret: String)?
 
         public init(heloName: String, schedule: RetrySchedule, concurrency: Int = 64, timeout: Duration = .seconds(120),
-                    tls: NIOSSLContext?, dkim: DKIMKeyring? = nil, rootDomain: String = "") {
+                    tls: NIOSSLContext?, dkim: DKIMKeyring? = nil, rootDomain: String = "",
+                    deactivation: (base: String, secret: String)? = nil) {
+            self.deactivation = deactivation
             self.dkim = dkim
             self.rootDomain = rootDomain.lowercased()
             self.heloName = heloName
@@ -263,11 +267,15 @@ public actor DeliveryQueue: Service {
         let results = await withTaskGroup(of: [(Int, SMTPClientTransaction.Outcome, String)].self) { group in
             for (key, indexes) in groups {
                 let signer = settings.dkim?.signer(for: signingDomain(for: key.alias))
+                let link = settings.deactivation.flatMap { base, secret in
+                    message.deliveries[indexes[0]].aliasID.map { DeactivationLink.make(base: base, aliasID: $0, secret: secret) }
+                }
                 group.addTask {
                     // Rewriting and signing run here, beside other deliveries, not on the queue's actor.
                     var forwarded = body
                     if let alias = try? EmailAddress(parsing: key.alias) {
-                        forwarded = ForwardedMessage.rewrite(body, alias: alias, envelopeSender: originalSender, style: key.style)
+                        forwarded = ForwardedMessage.rewrite(body, alias: alias, envelopeSender: originalSender, style: key.style,
+                                                             deactivateLink: link)
                     }
                     var signed = forwarded
                     if let signer {

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Storage
 import TestSupport
 import Testing
@@ -103,13 +106,32 @@ import Testing
         #expect(first.contains("\r\nTo: shop@relay.test, \"Grace Hopper\" <shop+grace=navy.example@relay.test>,"), "\(first)")
         #expect(first.contains("\r\nX-Postern-Alias: shop@relay.test\r\n"))
         #expect(!first.contains("forged@relay.test") && !first.contains("Disposition-Notification-To"))
-        #expect(first.contains("X-Postern-Alias: shop@relay.test\r\n\r\nFolded.\r\n"), "the body is unchanged")
+        // The banner (on top by default) names alias and sender and links to deactivation.
+        let bodyStart = try #require(first.range(of: "X-Postern-Alias: shop@relay.test\r\n\r\n")).upperBound
+        let body = String(first[bodyStart...])
+        #expect(body.hasPrefix("This message was sent to shop@relay.test\r\nfrom frank@example.com, and forwarded by Postern.\r\nDeactivate this alias: http://127.0.0.1:\(node.apiPort)/deactivate/"), "\(body)")
+        #expect(body.contains("\r\n\r\nFolded.\r\n"), "the original text follows the banner")
+        let link = try #require(body.split(separator: "\r\n").first { $0.hasPrefix("Deactivate this alias: ") }?.dropFirst(23))
+        let path = String(link.dropFirst("http://127.0.0.1:\(node.apiPort)".count))
+        let (shown, page) = try await node.get(path)
+        #expect(shown == 200 && page.contains("shop@relay.test") && page.contains("<form method=\"post\">"),
+                "GET only asks (link scanners fetch links): \(page)")
+        let (forged, _) = try await node.get(String(path.dropLast(2)) + "00")
+        #expect(forged == 403)
 
         try await node.sql("UPDATE users SET display_from_format = 1, use_reply_to = 1")
         try await send()
         #expect(await node.waitUntil { node.received().count == 2 }, "\(node.log)")
         let second = try #require(node.received().last?.message).replacingOccurrences(of: "\r\n ", with: " ")
         #expect(second.contains("\r\nFrom: \"Frank Example - frank(a)example.com\" <shop@relay.test>\r\nReply-To: <shop+list=lists.example.com@relay.test>\r\n"), "\(second)")
+
+        // The link's POST deactivates the alias: the next message is dropped.
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(node.apiPort)" + path)!)
+        request.httpMethod = "POST"
+        let (_, response) = try await URLSession(configuration: .ephemeral).data(for: request)
+        #expect((response as? HTTPURLResponse)?.statusCode == 200)
+        let (_, aliases) = try await node.api("GET", "/api/v1/aliases")
+        #expect((aliases["data"] as? [[String: Any]])?.first?["active"] as? Bool == false)
     }
 
     @Test func recipientDecisions() async throws {

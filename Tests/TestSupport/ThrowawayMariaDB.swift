@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Storage
 
 /// A private MariaDB server for one test run: initialised in a temporary folder, listening on a
@@ -139,7 +140,19 @@ func shellQuoted(_ word: String) -> String { "'" + word.replacingOccurrences(of:
 
 /// A loopback TCP port nobody listens on right now.
 public enum FreePort {
+    /// Ports already handed out in this process: the kernel may offer a just-closed port again, and two
+    /// listeners of one test must never get the same one.
+    private static let given = Mutex<Set<UInt16>>([])
+
     public static func find() throws -> UInt16 {
+        for _ in 0..<100 {
+            let port = try probe()
+            if given.withLock({ $0.insert(port).inserted }) { return port }
+        }
+        throw ThrowawayMariaDB.Missing(description: "no free port")
+    }
+
+    private static func probe() throws -> UInt16 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw ThrowawayMariaDB.Missing(description: "socket() failed") }
         defer { close(fd) }

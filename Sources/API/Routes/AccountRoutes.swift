@@ -7,7 +7,7 @@ struct AccountRoutes {
 
     func register(_ book: RouteBook) {
         book.on(.get, "account-details") { _, context in
-            guard let details = try await services.accounts.details(userID: try context.userID) else {
+            guard let details = try await services.accounts.details(userID: try context.userID, defaultBandwidthLimit: services.defaultBandwidthLimit) else {
                 throw APIError.notFound
             }
             return dataResponse(Resources.account(details))
@@ -22,7 +22,7 @@ struct AccountRoutes {
         book.on(.get, "domain-options") { _, context in
             let userID = try context.userID
             let options = try await DomainOptions(services: services).all(userID: userID)
-            let details = try await services.accounts.details(userID: userID)
+            let details = try await services.accounts.details(userID: userID, defaultBandwidthLimit: services.defaultBandwidthLimit)
             return jsonResponse(.object([
                 ("data", .array(options.map(JSONValue.string))),
                 ("sharedDomains", .array(services.sharedDomains.map(JSONValue.string))),

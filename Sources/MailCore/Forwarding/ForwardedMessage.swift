@@ -11,6 +11,7 @@
 ///   `Mail-Reply-To`, `Disposition-Notification-To`, `Return-Receipt-To`, `Bcc`, and any
 ///   `X-Postern-*` a sender made up.
 /// - `X-Postern-Original-Sender` and `X-Postern-Alias` tell the recipient who wrote to which alias.
+/// - The banner, when the style has one, goes into the text and HTML bodies (`Banner`).
 public enum ForwardedMessage {
     static let droppedFields: Set<String> = [
         "return-path", "dkim-signature", "sender", "mail-followup-to", "mail-reply-to", "disposition-notification-to",
@@ -21,7 +22,7 @@ public enum ForwardedMessage {
     static let maxDisplay = 200
 
     public static func rewrite(_ message: [UInt8], alias: EmailAddress, envelopeSender: EmailAddress?,
-                               style: ForwardingStyle) -> [UInt8] {
+                               style: ForwardingStyle, deactivateLink: String? = nil) -> [UInt8] {
         let (fields, bodyStart) = HeaderField.split(message)
         let author = fields.first { $0.isNamed("From") }.flatMap { AddressList(parsing: $0.value).mailboxes.first }
         let replyTo = fields.first { $0.isNamed("Reply-To") }.flatMap { AddressList(parsing: $0.value).mailboxes.first }
@@ -61,7 +62,13 @@ public enum ForwardedMessage {
         out += Array("X-Postern-Alias: \(alias)\r\n".utf8)
         out += [13, 10]
         out += message[bodyStart...]
-        return out
+        switch style.banner {
+        case .off: return out
+        case .top, .bottom:
+            let banner = Banner(location: style.banner == .top ? .top : .bottom, alias: alias.description,
+                                sender: sender?.description, deactivateLink: deactivateLink)
+            return banner.insert(into: out)
+        }
     }
 
     /// A display name without control characters, trimmed to a sensible length.

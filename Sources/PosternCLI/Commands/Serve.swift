@@ -82,7 +82,9 @@ struct MailNode {
     init(config: NodeConfig, pool: ConnectionPool) throws {
         spool = try Spool(path: config.spoolPath)
         let srs = SRSRewriter(domain: config.srs.domain, secrets: config.srs.secrets)
-        let routing = MailRouting(pool: pool)
+        let routing = MailRouting(pool: pool, limits: ForwardingLimits(
+            messagesPerHour: config.limits.messagesPerHour, newAliasesPerHour: config.limits.newAliasesPerHour,
+            bandwidthPerMonth: config.limits.bandwidthPerMonth))
         let resolver: any NextHopResolver
         if let relay = config.delivery.relayHost {
             resolver = RelayHost(NextHop(host: relay.host, port: Int(relay.port)))
@@ -100,7 +102,8 @@ struct MailNode {
                 concurrency: config.delivery.concurrency, timeout: config.delivery.timeout,
                 tls: try NIOSSLContext(configuration: clientTLS),
                 dkim: DKIMKeyring(directory: config.dkim.keysDirectory, selector: config.dkim.selector),
-                rootDomain: config.domains.root),
+                rootDomain: config.domains.root,
+                deactivation: config.srs.secrets.first.map { (config.apiPublicURL, $0) }),
             spool: spool, srs: srs, resolver: resolver, failures: FailedDeliveries(pool: pool), routing: routing,
             metrics: metrics, logger: Logger(label: "postern.queue"))
         let policy = RecipientPolicy(routing: routing, sharedDomains: config.domains.shared, rootDomain: config.domains.root,
