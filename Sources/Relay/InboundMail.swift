@@ -59,6 +59,11 @@ public final class InboundMail: SMTPServerDelegate {
                                                "from": "\(envelope.sender?.description ?? "<>")"])
             return .failure(SMTPReply(554, "5.4.6", "Too many hops: mail forwarding loop"))
         }
+        if TraceHeader.posternHops(received) >= TraceHeader.maxPosternHops {
+            metrics.rejected(.mail_loop)
+            logger.info("rejected", metadata: ["client": "\(client)", "reason": "mail_loop", "postern_hops": "\(TraceHeader.posternHops(received))"])
+            return .failure(SMTPReply(554, "5.4.6", "Mail forwarding loop: this message passed through Postern too often"))
+        }
         let bounces = envelope.routes.filter { $0.bounceFor != nil }
         if !bounces.isEmpty {
             if let refusal = await recordBounce(received, to: bounces, client: client) { return .failure(refusal) }
@@ -72,11 +77,22 @@ public final class InboundMail: SMTPServerDelegate {
             + received
         var deliveries: [SpooledMessage.Delivery] = []
         var planned = Set<[String]>()  // one copy per alias and mailbox, however often the alias was named
+        // Mail from a mailbox to an alias that forwards to that same mailbox is not sent back around.
+        let sender = envelope.sender?.description.lowercased()
         for route in envelope.routes where route.bounceFor == nil {
-            for destination in route.destinations where planned.insert([route.aliasID, destination.recipientID]).inserted {
+            for destination in route.destinations where destination.email.lowercased() != sender
+                && planned.insert([route.aliasID, destination.recipientID]).inserted {
                 deliveries.append(.init(recipient: destination.email, alias: route.alias, aliasID: route.aliasID,
                                         userID: route.userID, recipientID: destination.recipientID, style: route.style))
             }
+        }
+        if deliveries.isEmpty {
+            // Every recipient was dropped (a deactivated alias, or mail from the alias's own mailbox).
+            logger.info("accepted and dropped: nothing to forward", metadata: [
+                "client": "\(client)", "from": "\(envelope.sender?.description ?? "<>")",
+                "to": "\(envelope.recipients.map(\.description).joined(separator: ","))",
+            ])
+            return .success("dropped")
         }
         let message = SpooledMessage(
             id: id, receivedAt: now, clientAddress: client, heloName: envelope.heloName,

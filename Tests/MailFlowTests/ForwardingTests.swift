@@ -134,6 +134,37 @@ import Testing
         #expect((aliases["data"] as? [[String: Any]])?.first?["active"] as? Bool == false)
     }
 
+    /// Loops: mail from the alias's own mailbox is not sent back to it, and a message that went through
+    /// Postern five times already is refused.
+    @Test func loopsAreNotForwarded() async throws {
+        let node = try await MailTestNode()
+        defer { node.shutdown() }
+        try await node.startSink()
+        try await node.startServer()
+        try await node.createAlias("shop")
+        let (own, ownOutput) = try await MailTestNode.run("swaks", [
+            "--server", "127.0.0.1:\(node.smtpPort)", "--from", "alice@dest.test", "--to", "shop@relay.test",
+        ])
+        #expect(own == 0, "\(ownOutput)")
+        #expect(await node.waitUntil { node.log.contains("nothing to forward") }, "\(node.log)")
+
+        var headers: [String] = []
+        for hop in 0..<5 {
+            headers += ["--add-header", "Received: from a (b [127.0.0.\(hop)]) by mx\(hop).relay.test (Postern) with ESMTP id \(hop); Mon, 23 Nov 2026 10:00:00 +0000"]
+        }
+        let (looped, loopedOutput) = try await MailTestNode.run("swaks", [
+            "--server", "127.0.0.1:\(node.smtpPort)", "--from", "bob@sender.test", "--to", "shop@relay.test",
+        ] + headers)
+        #expect(looped != 0)
+        #expect(loopedOutput.contains("554 5.4.6"), "\(loopedOutput)")
+        let (fine, fineOutput) = try await MailTestNode.run("swaks", [
+            "--server", "127.0.0.1:\(node.smtpPort)", "--from", "bob@sender.test", "--to", "shop@relay.test",
+        ] + headers.suffix(8))
+        #expect(fine == 0, "four passes are still fine: \(fineOutput)")
+        #expect(await node.waitUntil { node.received().count == 1 })
+        #expect(node.received().allSatisfy { ($0.envelope["mail_from"] as? String)?.contains("sender.test") == true })
+    }
+
     @Test func recipientDecisions() async throws {
         let node = try await MailTestNode()
         defer { node.shutdown() }

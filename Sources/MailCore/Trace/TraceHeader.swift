@@ -37,6 +37,14 @@ public enum TraceHeader {
         return count
     }
 
+    /// A message that already passed through Postern this many times is looping between aliases.
+    public static let maxPosternHops = 5
+
+    /// How many `Received:` fields Postern wrote (`by HOST (Postern)`), on this node or another.
+    public static func posternHops(_ message: [UInt8]) -> Int {
+        HeaderField.split(message).fields.filter { $0.isNamed("Received") && $0.value.contains(" (Postern) with ") }.count
+    }
+
     /// `Mon, 23 Nov 2026 13:30:37 +0000`.
     public static func rfc5322Date(_ date: Date) -> String {
         let formatter = DateFormatter()
