@@ -24,3 +24,15 @@ CREATE TABLE user_hourly_messages (
 
 -- Catch-all aliases created per user and hour are counted from aliases.created_at (index
 -- aliases_user_created, 0002).
+
+-- A copy of a message whose delivery failed for good, kept 7 days so its owner can have it sent
+-- again (POST /api/v1/failed-deliveries/{id}/resend). The bytes are as Postern accepted them.
+CREATE TABLE failed_delivery_messages (
+    failed_delivery_id CHAR(36) NOT NULL PRIMARY KEY,
+    sender VARCHAR(320) NULL,
+    message LONGBLOB NOT NULL,
+    expires_at DATETIME(6) NOT NULL,
+    KEY failed_delivery_messages_expiry (expires_at),
+    CONSTRAINT failed_delivery_messages_fk FOREIGN KEY (failed_delivery_id) REFERENCES failed_deliveries (id)
+        ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

@@ -20,9 +20,12 @@ struct APIServices: Sendable {
     let sharedDomains: [String]
     /// `limits.bandwidth_per_month`: what account-details shows for users without a limit of their own.
     let defaultBandwidthLimit: Int
+    /// Queues a failed delivery's kept message again; nil where no delivery queue runs.
+    let resend: MessageResender?
     let logger: Logger
 
-    init(pool: ConnectionPool, config: NodeConfig, logger: Logger) {
+    init(pool: ConnectionPool, config: NodeConfig, logger: Logger, resend: MessageResender? = nil) {
+        self.resend = resend
         self.pool = pool
         accounts = Accounts(pool: pool)
         aliases = Aliases(pool: pool)
@@ -83,15 +86,19 @@ public struct NodeProbe: Sendable {
     }
 }
 
+/// Sends a failed delivery's kept message (its envelope sender and bytes) once more.
+public typealias MessageResender = @Sendable (FailedDelivery, String?, [UInt8]) async throws -> Void
+
 /// The addy.io-compatible REST API, with `/metrics` and `/health` beside it.
 public enum APIServer {
     public static let version = (major: 0, minor: 1, patch: 0)
 
     /// The Hummingbird application serving the API on `config.apiListen`.
-    public static func application(pool: ConnectionPool, config: NodeConfig, logger: Logger, probe: NodeProbe? = nil)
+    public static func application(pool: ConnectionPool, config: NodeConfig, logger: Logger, probe: NodeProbe? = nil,
+                                   resend: MessageResender? = nil)
         -> some ApplicationProtocol
     {
-        let (router, _) = makeRouter(pool: pool, config: config, logger: logger)
+        let (router, _) = makeRouter(pool: pool, config: config, logger: logger, resend: resend)
         if let probe { NodeRoutes(pool: pool, probe: probe).register(router) }
         DeactivationRoutes(pool: pool, secrets: config.srs.secrets).register(router)
         return Application(
@@ -107,10 +114,10 @@ public enum APIServer {
         return makeRouter(pool: pool, config: config, logger: Logger(label: "postern.api")).1
     }
 
-    static func makeRouter(pool: ConnectionPool, config: NodeConfig, logger: Logger)
+    static func makeRouter(pool: ConnectionPool, config: NodeConfig, logger: Logger, resend: MessageResender? = nil)
         -> (Router<APIRequestContext>, [String])
     {
-        let services = APIServices(pool: pool, config: config, logger: logger)
+        let services = APIServices(pool: pool, config: config, logger: logger, resend: resend)
         let router = Router(context: APIRequestContext.self)
         router.add(middleware: ErrorMappingMiddleware(logger: logger))
         let limiter = RateLimiter(requestsPerMinute: config.apiRateLimit)

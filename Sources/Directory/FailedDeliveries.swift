@@ -89,6 +89,34 @@ public struct FailedDeliveries: Sendable {
              .date(delivery.updatedAt)])
     }
 
+    /// Messages larger than this are not kept for re-sending.
+    public static let maxKeptMessage = 10 * 1024 * 1024
+
+    /// Keeps the message of a failed delivery until `until`, for `resend`.
+    public func keepMessage(of id: String, sender: String?, message: [UInt8], until: Date) async throws {
+        guard message.count <= Self.maxKeptMessage else { return }
+        try await pool.execute(
+            "INSERT INTO failed_delivery_messages (failed_delivery_id, sender, message, expires_at) VALUES (?, ?, ?, ?)",
+            [.text(id), .text(sender), .blob(message), .date(until)])
+    }
+
+    /// The kept message of one of a user's failed deliveries, unless it has expired.
+    public func keptMessage(of id: String, userID: String, at now: Date = Date()) async throws -> (sender: String?, message: [UInt8])? {
+        guard let row = try await pool.query(
+            """
+            SELECT m.sender, m.message FROM failed_delivery_messages m JOIN failed_deliveries f ON f.id = m.failed_delivery_id
+            WHERE m.failed_delivery_id = ? AND f.user_id = ? AND m.expires_at > ?
+            """, [.text(id), .text(userID), .date(now)]).first
+        else { return nil }
+        guard case .blob(let bytes) = row["message"] else { return nil }
+        return (try row.optionalString("sender"), bytes)
+    }
+
+    /// Drops kept messages past their time.
+    public func purgeKeptMessages(at now: Date = Date()) async throws {
+        try await pool.execute("DELETE FROM failed_delivery_messages WHERE expires_at <= ?", [.date(now)])
+    }
+
     public func delete(id: String, userID: String) async throws {
         let result = try await pool.execute(
             "DELETE FROM failed_deliveries WHERE id = ? AND user_id = ?", [.text(id), .text(userID)])

@@ -116,6 +116,7 @@ public actor DeliveryQueue: Service {
         var round = 0
         while !Task.isShuttingDownGracefully {
             round += 1
+            if round % 14_400 == 0 { try? await failures.purgeKeptMessages() }  // about hourly
             if round % 4 == 0 {
                 for id in unreadable { load(id) }
                 followAdministration()
@@ -164,6 +165,27 @@ public actor DeliveryQueue: Service {
         entries[message.id] = Entry(message: message, body: body, progress: DeliveryProgress(nextAttemptAt: Date()))
         metrics.setQueueDepth(entries.count)
         startDue()
+    }
+
+    /// Queues a failed delivery's kept message again, for the same mailbox and alias, presented as the
+    /// alias owner wants it now (`POST /api/v1/failed-deliveries/{id}/resend`).
+    public func resend(_ failure: FailedDelivery, sender: String?, message body: [UInt8]) async throws {
+        guard let recipient = failure.recipientEmail, let aliasEmail = failure.aliasEmail else {
+            throw ResendProblem("this failed delivery names no recipient or alias")
+        }
+        let style = try await routing.alias(email: aliasEmail)?.style
+        let message = SpooledMessage(
+            id: QueueID.make(), receivedAt: Date(), clientAddress: "api", heloName: "resend", sender: sender, smtpUTF8: true,
+            deliveries: [.init(recipient: recipient, alias: aliasEmail, aliasID: failure.aliasID, userID: failure.userID,
+                               recipientID: failure.recipientID, style: style)])
+        try await spool.store(message, body: body)
+        logger.info("resend queued", metadata: ["queue_id": "\(message.id)", "to": "\(recipient)", "alias": "\(aliasEmail)"])
+        enqueue(message, body: body)
+    }
+
+    public struct ResendProblem: Error, CustomStringConvertible {
+        public var description: String
+        init(_ description: String) { self.description = description }
     }
 
     // MARK: - Administration (`postern queue`)
@@ -311,14 +333,14 @@ public actor DeliveryQueue: Service {
                 if let aliasID = delivery.aliasID { forwardedAliases.insert(aliasID) }
             case .failed(let reply):
                 entry.progress.finished.insert(index)
-                await recordFailure(delivery, message: message, reply: reply, hop: hop, at: now)
+                await recordFailure(delivery, message: message, body: body, reply: reply, hop: hop, at: now)
                 logger.info("failed", metadata: fields.merging(["reply": "\(Self.text(reply))"]) { $1 })
             case .deferred(let reply):
                 if expired {
                     entry.progress.finished.insert(index)
                     let giveUp = SMTPReply(code: 554, enhanced: "5.4.7",
                                            lines: ["Delivery time expired; last problem: \(Self.text(reply))"])
-                    await recordFailure(delivery, message: message, reply: giveUp, hop: hop, at: now)
+                    await recordFailure(delivery, message: message, body: body, reply: giveUp, hop: hop, at: now)
                     logger.info("failed", metadata: fields.merging(["reply": "\(Self.text(giveUp))"]) { $1 })
                 } else {
                     metrics.deferred()
@@ -411,7 +433,10 @@ public actor DeliveryQueue: Service {
         }
     }
 
-    private func recordFailure(_ delivery: SpooledMessage.Delivery, message: SpooledMessage, reply: SMTPReply,
+    /// How long the message of a failed delivery is kept for re-sending.
+    static let keepFailedMessages: TimeInterval = 7 * 86_400
+
+    private func recordFailure(_ delivery: SpooledMessage.Delivery, message: SpooledMessage, body: [UInt8], reply: SMTPReply,
                                hop: String, at now: Date) async {
         metrics.failed()
         guard let userID = delivery.userID else { return }
@@ -422,6 +447,8 @@ public actor DeliveryQueue: Service {
             code: Self.text(reply), attemptedAt: now, createdAt: now, updatedAt: now)
         do {
             try await failures.record(record)
+            try await failures.keepMessage(of: record.id, sender: message.sender, message: body,
+                                           until: now.addingTimeInterval(Self.keepFailedMessages))
         } catch {
             logger.error("could not record a failed delivery", metadata: ["queue_id": "\(message.id)", "error": "\(error)"])
         }

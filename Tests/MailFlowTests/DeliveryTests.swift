@@ -95,6 +95,41 @@ import Testing
         #expect(bad.status == 1)
         #expect(bad.stderr.contains("not a queue id"))
     }
+
+    /// A message that failed for good is kept 7 days, and `POST /api/v1/failed-deliveries/{id}/resend`
+    /// queues it again for the same mailbox.
+    @Test func aFailedDeliveryCanBeResent() async throws {
+        let node = try await MailTestNode()
+        defer { node.shutdown() }
+        try node.setSinkMode("permfail")
+        try await node.startSink()
+        try await node.startServer()
+        try await node.createAlias("shop")
+        _ = try await send(node, subject: "second chance")
+        var failures: [[String: Any]] = []
+        for _ in 0..<100 where failures.isEmpty {
+            failures = (try await node.api("GET", "/api/v1/failed-deliveries").1["data"] as? [[String: Any]]) ?? []
+            if failures.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        let id = try #require(failures.first?["id"] as? String, "\(node.log)")
+        #expect(node.received().isEmpty)
+
+        try node.setSinkMode("ok")
+        let (status, body) = try await node.api("POST", "/api/v1/failed-deliveries/\(id)/resend")
+        #expect(status == 200, "\(body)")
+        #expect((body["data"] as? [String: Any])?["id"] as? String == id)
+        #expect(await node.waitUntil { node.received().count == 1 }, "\(node.log)")
+        let (envelope, message) = try #require(node.received().first)
+        #expect(envelope["rcpt_tos"] as? [String] == ["alice@dest.test"])
+        #expect(message.contains("Subject: second chance"))
+        #expect((envelope["mail_from"] as? String)?.hasPrefix("SRS0=") == true)
+
+        let (unknown, _) = try await node.api("POST", "/api/v1/failed-deliveries/00000000-0000-0000-0000-000000000000/resend")
+        #expect(unknown == 404)
+        try await node.sql("UPDATE failed_delivery_messages SET expires_at = '2000-01-01'")
+        let (expired, expiredBody) = try await node.api("POST", "/api/v1/failed-deliveries/\(id)/resend")
+        #expect(expired == 422, "\(expiredBody)")
+    }
 }
 
 /// Next hops by MX lookup against a real DNS server (dnsmasq on loopback).

@@ -47,6 +47,26 @@ struct AccountRoutes {
             }
             return dataResponse(Resources.failedDelivery(delivery))
         }
+        // addy.io's route: the message, kept 7 days after it failed, is queued again for the same mailbox.
+        book.on(.post, "failed-deliveries/{id}/resend") { _, context in
+            let userID = try context.userID
+            guard let failure = try await services.failedDeliveries.get(id: try context.id(), userID: userID) else {
+                throw APIError.notFound
+            }
+            guard let resend = services.resend else {
+                throw APIError(.serviceUnavailable, "Resending is not available on this node.")
+            }
+            guard let kept = try await services.failedDeliveries.keptMessage(of: failure.id, userID: userID) else {
+                throw APIError(.unprocessableContent, "The message is no longer kept, so it cannot be sent again.")
+            }
+            do {
+                try await resend(failure, kept.sender, kept.message)
+            } catch {
+                services.logger.warning("resend failed", metadata: ["error": "\(error)"])
+                throw APIError(.serviceUnavailable, "The message could not be queued again; try later.")
+            }
+            return dataResponse(Resources.failedDelivery(failure))
+        }
         book.on(.delete, "failed-deliveries/{id}") { _, context in
             try await services.failedDeliveries.delete(id: try context.id(), userID: try context.userID)
             return noContent()

@@ -40,7 +40,9 @@ struct Serve: AsyncParsableCommand {
                 facts: { [("queue_depth", await mail.queue.depth), ("smtp_sessions", mail.listener.openSessions),
                           ("draining", mail.inbound.isDraining ? 1 : 0)] })
             let node = NodeService(config: config, logger: logger)
-            let api = APIServer.application(pool: pool, config: config, logger: Logger(label: "postern.api"), probe: probe)
+            let queue = mail.queue
+            let api = APIServer.application(pool: pool, config: config, logger: Logger(label: "postern.api"), probe: probe,
+                                            resend: { failure, sender, message in try await queue.resend(failure, sender: sender, message: message) })
             // Shutdown runs in reverse: the API stops, then the listener (no new sessions), then the queue.
             let group = ServiceGroup(
                 configuration: ServiceGroupConfiguration(
