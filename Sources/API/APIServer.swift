@@ -2,6 +2,7 @@ import Directory
 import Foundation
 import HTTPTypes
 import Hummingbird
+import MailCore
 import Logging
 import PosternConfig
 import Storage
@@ -22,10 +23,18 @@ struct APIServices: Sendable {
     let defaultBandwidthLimit: Int
     /// Queues a failed delivery's kept message again; nil where no delivery queue runs.
     let resend: MessageResender?
+    /// Sends mail Postern writes itself (verification links); nil where no delivery queue runs.
+    let notify: NoticeSender?
+    /// `notifications.from` and `api.public_url`, for that mail and its links.
+    let notificationsFrom: EmailAddress?
+    let publicURL: String
     let logger: Logger
 
-    init(pool: ConnectionPool, config: NodeConfig, logger: Logger, resend: MessageResender? = nil) {
+    init(pool: ConnectionPool, config: NodeConfig, logger: Logger, resend: MessageResender? = nil, notify: NoticeSender? = nil) {
         self.resend = resend
+        self.notify = notify
+        notificationsFrom = try? EmailAddress(parsing: config.notificationsFrom)
+        publicURL = config.apiPublicURL.hasSuffix("/") ? String(config.apiPublicURL.dropLast()) : config.apiPublicURL
         self.pool = pool
         accounts = Accounts(pool: pool)
         aliases = Aliases(pool: pool)
@@ -89,16 +98,20 @@ public struct NodeProbe: Sendable {
 /// Sends a failed delivery's kept message (its envelope sender and bytes) once more.
 public typealias MessageResender = @Sendable (FailedDelivery, String?, [UInt8]) async throws -> Void
 
+/// Queues a message Postern writes itself.
+public typealias NoticeSender = @Sendable (NoticeMessage) async throws -> Void
+
 /// The addy.io-compatible REST API, with `/metrics` and `/health` beside it.
 public enum APIServer {
     public static let version = (major: 0, minor: 1, patch: 0)
 
     /// The Hummingbird application serving the API on `config.apiListen`.
     public static func application(pool: ConnectionPool, config: NodeConfig, logger: Logger, probe: NodeProbe? = nil,
-                                   resend: MessageResender? = nil)
+                                   resend: MessageResender? = nil, notify: NoticeSender? = nil)
         -> some ApplicationProtocol
     {
-        let (router, _) = makeRouter(pool: pool, config: config, logger: logger, resend: resend)
+        let (router, _) = makeRouter(pool: pool, config: config, logger: logger, resend: resend, notify: notify)
+        VerificationRoutes(recipients: Recipients(pool: pool)).register(router)
         if let probe { NodeRoutes(pool: pool, probe: probe).register(router) }
         DeactivationRoutes(pool: pool, secrets: config.srs.secrets).register(router)
         return Application(
@@ -114,10 +127,11 @@ public enum APIServer {
         return makeRouter(pool: pool, config: config, logger: Logger(label: "postern.api")).1
     }
 
-    static func makeRouter(pool: ConnectionPool, config: NodeConfig, logger: Logger, resend: MessageResender? = nil)
+    static func makeRouter(pool: ConnectionPool, config: NodeConfig, logger: Logger, resend: MessageResender? = nil,
+                           notify: NoticeSender? = nil)
         -> (Router<APIRequestContext>, [String])
     {
-        let services = APIServices(pool: pool, config: config, logger: logger, resend: resend)
+        let services = APIServices(pool: pool, config: config, logger: logger, resend: resend, notify: notify)
         let router = Router(context: APIRequestContext.self)
         router.add(middleware: ErrorMappingMiddleware(logger: logger))
         let limiter = RateLimiter(requestsPerMinute: config.apiRateLimit)

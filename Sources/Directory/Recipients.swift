@@ -65,6 +65,19 @@ public struct Recipients: Sendable {
         return (created, token)
     }
 
+    /// A fresh verification token for a user's recipient that is not verified yet (the old link stops
+    /// working); nil when there is no such recipient or it is verified already.
+    public func renewVerification(id: String, userID: String) async throws -> (Recipient, String)? {
+        let token = APITokens.generateSecret()
+        let result = try await pool.execute(
+            """
+            UPDATE recipients SET verification_token_hash = ?, updated_at = ?
+            WHERE id = ? AND user_id = ? AND email_verified_at IS NULL
+            """, [.blob(APITokens.hash(token)), .date(Date().atDatabasePrecision), .text(id), .text(userID)])
+        guard result.affectedRows == 1, let recipient = try await get(id: id, userID: userID) else { return nil }
+        return (recipient, token)
+    }
+
     /// Follows a verification link: marks the recipient verified. Returns false for an unknown token.
     public func verify(token: String) async throws -> Bool {
         let now = Date().atDatabasePrecision

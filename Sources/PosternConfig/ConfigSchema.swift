@@ -25,6 +25,7 @@ enum ConfigSchema {
         ConfigKey("api.listen", .endpoint(defaultPort: nil), default: .endpoint(Endpoint(host: "127.0.0.1", port: 8080))),
         ConfigKey("api.rate_limit", .number(0...1_000_000), default: .number(60)),
         ConfigKey("api.public_url", .text),
+        ConfigKey("notifications.from", .text),
         ConfigKey("limits.messages_per_hour", .number(0...100_000_000), default: .number(200)),
         ConfigKey("limits.new_aliases_per_hour", .number(0...100_000_000), default: .number(10)),
         ConfigKey("limits.bandwidth_per_month", .number(0...(1 << 50)), default: .number(104_857_600)),

@@ -95,6 +95,9 @@ public struct NodeConfig: Sendable {
     /// when not set.
     public var apiPublicURL: String
     public var limits: Limits
+    /// The sender of the mail Postern writes itself (verification links, notices); `postern@<root>`
+    /// when not set.
+    public var notificationsFrom: String
     public var domains: Domains
     public var srs: SRS
     public var dkim: DKIM
@@ -132,6 +135,7 @@ public struct NodeConfig: Sendable {
             messagesPerHour: v.number("limits.messages_per_hour") ?? 200, newAliasesPerHour: v.number("limits.new_aliases_per_hour") ?? 10,
             bandwidthPerMonth: v.number("limits.bandwidth_per_month") ?? 104_857_600)
         domains = Domains(root: root, shared: v.list("domains.shared") ?? [root])
+        notificationsFrom = v.text("notifications.from") ?? "postern@\(root)"
         srs = SRS(domain: v.text("srs.domain") ?? root, secrets: v.list("srs.secrets") ?? [])
         dkim = DKIM(selector: v.text("dkim.selector") ?? "s1", keysDirectory: v.text("dkim.keys_dir") ?? "/etc/postern/dkim")
         dnsResolver = v.endpoint("dns.resolver") ?? Endpoint(host: "127.0.0.1", port: 53)
@@ -150,6 +154,9 @@ public struct NodeConfig: Sendable {
         }
         if !(apiPublicURL.hasPrefix("http://") || apiPublicURL.hasPrefix("https://")) || apiPublicURL.contains(where: \.isWhitespace) {
             problems.append(ConfigProblem(key: "api.public_url", message: "must be an http:// or https:// URL"))
+        }
+        if !notificationsFrom.contains("@") || notificationsFrom.contains(where: { $0.isWhitespace || $0 == "<" || $0 == ">" }) {
+            problems.append(ConfigProblem(key: "notifications.from", message: "must be an address, local@domain"))
         }
         if cluster.leaseTimeout <= cluster.heartbeatInterval * 2 {
             problems.append(ConfigProblem(

@@ -183,6 +183,19 @@ public actor DeliveryQueue: Service {
         enqueue(message, body: body)
     }
 
+    /// Queues a message Postern wrote itself; it is signed for its sender's domain and sent as written.
+    public func submit(_ notice: NoticeMessage) async throws {
+        let body = notice.bytes()
+        let message = SpooledMessage(
+            id: QueueID.make(), receivedAt: Date(), clientAddress: "local", heloName: "postern", sender: notice.from.description,
+            smtpUTF8: !notice.to.description.allSatisfy(\.isASCII),
+            deliveries: [.init(recipient: notice.to.description, alias: notice.from.description, aliasID: nil, userID: nil,
+                               recipientID: nil, notice: true)])
+        try await spool.store(message, body: body)
+        logger.info("notice queued", metadata: ["queue_id": "\(message.id)", "to": "\(notice.to)", "subject": "\(notice.subject)"])
+        enqueue(message, body: body)
+    }
+
     public struct ResendProblem: Error, CustomStringConvertible {
         public var description: String
         init(_ description: String) { self.description = description }
@@ -276,12 +289,12 @@ public actor DeliveryQueue: Service {
 
         // One transaction per recipient domain (the next hop is the same for all its recipients) and
         // alias (the rewritten header and the signing domain follow from it).
-        struct Group: Hashable { var recipientDomain: String; var alias: String; var style: ForwardingStyle }
+        struct Group: Hashable { var recipientDomain: String; var alias: String; var style: ForwardingStyle; var notice: Bool }
         var groups: [Group: [Int]] = [:]
         for index in pending {
             let delivery = message.deliveries[index]
             let key = Group(recipientDomain: Self.domain(of: delivery.recipient), alias: delivery.alias,
-                            style: delivery.style ?? ForwardingStyle())
+                            style: delivery.style ?? ForwardingStyle(), notice: delivery.notice ?? false)
             groups[key, default: []].append(index)
         }
         let originalSender = message.sender.flatMap { try? EmailAddress(parsing: $0) }
@@ -295,7 +308,7 @@ public actor DeliveryQueue: Service {
                 group.addTask {
                     // Rewriting and signing run here, beside other deliveries, not on the queue's actor.
                     var forwarded = body
-                    if let alias = try? EmailAddress(parsing: key.alias) {
+                    if !key.notice, let alias = try? EmailAddress(parsing: key.alias) {
                         forwarded = ForwardedMessage.rewrite(body, alias: alias, envelopeSender: originalSender, style: key.style,
                                                              deactivateLink: link)
                     }
@@ -465,9 +478,11 @@ public actor DeliveryQueue: Service {
         return domain
     }
 
-    /// SRS0 (or SRS1) of the original sender in `srs.domain`; the null sender stays null.
+    /// SRS0 (or SRS1) of the original sender in `srs.domain`; the null sender stays null. Postern's own
+    /// notices go out from their own sender.
     private func envelopeSender(of message: SpooledMessage) -> String {
         guard let text = message.sender, let address = try? EmailAddress(parsing: text) else { return "" }
+        if message.deliveries.allSatisfy({ $0.notice == true }) { return text }
         return srs.forward(address, now: message.receivedAt).description
     }
 

@@ -16,9 +16,13 @@ public struct SpooledMessage: Codable, Sendable, Equatable {
         public var recipientID: String?
         /// How the copy is presented; nil in files written before styles existed (the default then).
         public var style: ForwardingStyle?
+        /// A message Postern wrote itself (`NoticeMessage`): sent as it is, from its own sender, signed
+        /// for the domain of `alias` (which holds that sender); nil or false for forwarded mail.
+        public var notice: Bool?
 
         public init(recipient: String, alias: String, aliasID: String?, userID: String?, recipientID: String?,
-                    style: ForwardingStyle? = nil) {
+                    style: ForwardingStyle? = nil, notice: Bool? = nil) {
+            self.notice = notice
             self.recipient = recipient
             self.alias = alias
             self.aliasID = aliasID

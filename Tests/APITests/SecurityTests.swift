@@ -72,8 +72,8 @@ struct Victim {
                 #expect(reply.status == 404, "\(route) as another user → \(reply.status) \(reply.body)")
             } else if method == "POST" {
                 let id = try #require(alice.id(for: template), "no victim id for \(route)")
-                let body = template == "/api/v1/alias-recipients"
-                    ? #"{"alias_id":"\#(id)","recipient_ids":[]}"# : #"{"id":"\#(id)"}"#
+                let body = template == "/api/v1/alias-recipients" ? #"{"alias_id":"\#(id)","recipient_ids":[]}"#
+                    : template == "/api/v1/recipients/email/resend" ? #"{"recipient_id":"\#(id)"}"# : #"{"id":"\#(id)"}"#
                 reply = try await node.send(method, template, as: bob, json: body)
                 #expect(reply.status == 404, "\(route) on another user's record → \(reply.status) \(reply.body)")
             } else {

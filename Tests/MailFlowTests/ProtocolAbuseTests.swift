@@ -161,7 +161,13 @@ import Testing
         let node = try await MailTestNode(smtp: "idle_timeout: 4s, max_sessions: 1")
         defer { node.shutdown() }
         try await node.startServer()
-        let flooder = try RawSMTPClient(port: node.smtpPort, timeout: 1)
+        // The one place may still be held by startServer's probe connection for a moment.
+        var flooder = try RawSMTPClient(port: node.smtpPort, timeout: 1, readGreeting: false)
+        while try flooder.reply().code != 220 {
+            flooder.close()
+            try await Task.sleep(for: .milliseconds(100))
+            flooder = try RawSMTPClient(port: node.smtpPort, timeout: 1, readGreeting: false)
+        }
         defer { flooder.close() }
         let chunk = Array(String(repeating: "NOOP\r\n", count: 1000).utf8)
         var sent = 0

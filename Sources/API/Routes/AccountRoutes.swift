@@ -53,11 +53,11 @@ struct AccountRoutes {
             guard let failure = try await services.failedDeliveries.get(id: try context.id(), userID: userID) else {
                 throw APIError.notFound
             }
-            guard let resend = services.resend else {
-                throw APIError(.serviceUnavailable, "Resending is not available on this node.")
-            }
             guard let kept = try await services.failedDeliveries.keptMessage(of: failure.id, userID: userID) else {
                 throw APIError(.unprocessableContent, "The message is no longer kept, so it cannot be sent again.")
+            }
+            guard let resend = services.resend else {
+                throw APIError(.serviceUnavailable, "Resending is not available on this node.")
             }
             do {
                 try await resend(failure, kept.sender, kept.message)

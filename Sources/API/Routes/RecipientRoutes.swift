@@ -34,11 +34,25 @@ struct RecipientRoutes {
             }
             try fields.validate()
             do {
-                let (recipient, _) = try await services.recipients.create(userID: try context.userID, email: address!)
+                let (recipient, token) = try await services.recipients.create(userID: try context.userID, email: address!)
+                await sendVerification(to: recipient, token: token)
                 return dataResponse(Resources.recipient(recipient), status: .created)
             } catch DirectoryError.duplicate {
                 throw APIError.validation([("email", ["The email has already been taken."])])
             }
+        }
+        // addy.io's route: a new verification link, for a recipient whose first one was lost.
+        book.on(.post, "recipients/email/resend") { request, context in
+            var fields = try await RequestFields.read(request, context: context)
+            let id = fields.string("recipient_id", required: true, maxLength: 64)
+            try fields.validate()
+            let userID = try context.userID
+            guard try await services.recipients.get(id: id!, userID: userID) != nil else { throw APIError.notFound }
+            guard let (recipient, token) = try await services.recipients.renewVerification(id: id!, userID: userID) else {
+                throw APIError.validation([("recipient_id", ["The recipient is verified already."])])
+            }
+            await sendVerification(to: recipient, token: token)
+            return dataResponse(Resources.recipient(recipient))
         }
         book.on(.get, "recipients/{id}") { _, context in
             guard let recipient = try await services.recipients.get(id: try context.id(), userID: try context.userID) else {
@@ -87,6 +101,28 @@ struct RecipientRoutes {
                 }
                 return Resources.recipient(try await services.recipients.set(flag, on, id: id, userID: userID))
             }
+        }
+    }
+
+    /// Mails the verification link; a failure to queue it is logged (the resend route sends another).
+    func sendVerification(to recipient: Recipient, token: String) async {
+        guard let notify = services.notify, let from = services.notificationsFrom,
+              let to = try? EmailAddress(parsing: recipient.email)
+        else { return }
+        let notice = NoticeMessage(
+            from: from, to: to, subject: "Confirm your address for forwarded mail",
+            text: """
+                Someone, hopefully you, asked Postern to forward alias mail to \(recipient.email).
+                Nothing is forwarded here until the address is confirmed. To confirm it, open:
+
+                \(services.publicURL)/verify/\(token)
+
+                If this was not you, ignore this message.
+                """)
+        do {
+            try await notify(notice)
+        } catch {
+            services.logger.warning("could not queue a verification mail", metadata: ["error": "\(error)"])
         }
     }
 }

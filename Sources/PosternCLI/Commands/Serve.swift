@@ -42,7 +42,8 @@ struct Serve: AsyncParsableCommand {
             let node = NodeService(config: config, logger: logger)
             let queue = mail.queue
             let api = APIServer.application(pool: pool, config: config, logger: Logger(label: "postern.api"), probe: probe,
-                                            resend: { failure, sender, message in try await queue.resend(failure, sender: sender, message: message) })
+                                            resend: { failure, sender, message in try await queue.resend(failure, sender: sender, message: message) },
+                                            notify: { notice in try await queue.submit(notice) })
             // Shutdown runs in reverse: the API stops, then the listener (no new sessions), then the queue.
             let group = ServiceGroup(
                 configuration: ServiceGroupConfiguration(
