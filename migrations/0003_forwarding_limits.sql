@@ -36,3 +36,6 @@ CREATE TABLE failed_delivery_messages (
     CONSTRAINT failed_delivery_messages_fk FOREIGN KEY (failed_delivery_id) REFERENCES failed_deliveries (id)
         ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- An alias may place its banner differently from its owner's default (NULL: the owner's).
+ALTER TABLE aliases ADD COLUMN banner_location VARCHAR(8) NULL AFTER from_name;

@@ -18,6 +18,8 @@ public struct Alias: Sendable, Equatable {
     public var email: String
     public var description: String?
     public var fromName: String?
+    /// `top`, `bottom` or `off` for this alias; nil: the owner's setting.
+    public var bannerLocation: String?
     public var active: Bool
     public var attachedRecipientsOnly: Bool
     public var emailsForwarded: Int
@@ -85,7 +87,7 @@ public struct Aliases: Sendable {
     public init(pool: ConnectionPool) { self.pool = pool }
 
     static let columns = """
-        id, user_id, aliasable_type, aliasable_id, local_part, extension, domain, email, description, from_name,
+        id, user_id, aliasable_type, aliasable_id, local_part, extension, domain, email, description, from_name, banner_location,
         active, attached_recipients_only, emails_forwarded, emails_blocked, emails_replied, emails_sent,
         last_forwarded, last_blocked, last_replied, last_sent, created_at, updated_at, deleted_at
         """
@@ -197,13 +199,16 @@ public struct Aliases: Sendable {
     }
 
     /// Changes description and/or from name (nil leaves a field as it is; `.some(nil)` clears it).
-    public func update(id: String, userID: String, description: String??, fromName: String??) async throws -> Alias {
+    public func update(id: String, userID: String, description: String??, fromName: String??,
+                       bannerLocation: String?? = nil) async throws -> Alias {
         guard var alias = try await get(id: id, userID: userID) else { throw DirectoryError.notFound }
         if let description { alias.description = description }
         if let fromName { alias.fromName = fromName }
+        if let bannerLocation { alias.bannerLocation = bannerLocation }
         try await pool.execute(
-            "UPDATE aliases SET description = ?, from_name = ?, updated_at = ? WHERE id = ? AND user_id = ?",
-            [.text(alias.description), .text(alias.fromName), .date(Date().atDatabasePrecision), .text(id), .text(userID)])
+            "UPDATE aliases SET description = ?, from_name = ?, banner_location = ?, updated_at = ? WHERE id = ? AND user_id = ?",
+            [.text(alias.description), .text(alias.fromName), .text(alias.bannerLocation), .date(Date().atDatabasePrecision),
+             .text(id), .text(userID)])
         return try await get(id: id, userID: userID) ?? alias
     }
 
@@ -257,6 +262,7 @@ public struct Aliases: Sendable {
             localPart: try row.string("local_part"), extensionPart: try row.optionalString("extension"),
             domain: try row.string("domain"), email: try row.string("email"),
             description: try row.optionalString("description"), fromName: try row.optionalString("from_name"),
+            bannerLocation: try row.optionalString("banner_location"),
             active: try row.bool("active"), attachedRecipientsOnly: try row.bool("attached_recipients_only"),
             emailsForwarded: Int(try row.int("emails_forwarded")), emailsBlocked: Int(try row.int("emails_blocked")),
             emailsReplied: Int(try row.int("emails_replied")), emailsSent: Int(try row.int("emails_sent")),

@@ -67,7 +67,7 @@ public struct MailRouting: Sendable {
                     AS over_bandwidth,
                 (COALESCE(u.messages_per_hour_limit, ?) > 0 AND COALESCE(h.messages, 0) >= COALESCE(u.messages_per_hour_limit, ?))
                     AS over_rate,
-                u.display_from_format, u.use_reply_to, u.banner_location,
+                u.display_from_format, u.use_reply_to, COALESCE(a.banner_location, u.banner_location) AS banner_location,
                 d.id AS default_id, d.email AS default_email, pd.id AS parent_default_id, pd.email AS parent_default_email,
                 r.id AS own_id, r.email AS own_email
             FROM aliases a JOIN users u ON u.id = a.user_id
@@ -156,6 +156,27 @@ public struct MailRouting: Sendable {
     /// The start of the UTC hour messages are counted in.
     public static func hour(of date: Date) -> Date {
         Date(timeIntervalSince1970: (date.timeIntervalSince1970 / 3600).rounded(.down) * 3600)
+    }
+
+    /// The verified default recipient of the one user who has `email` as a verified recipient; nil when
+    /// no user or several do.
+    public func ownerMailbox(ofRecipient email: String) async throws -> String? {
+        let rows = try await pool.query(
+            """
+            SELECT d.email FROM recipients r JOIN users u ON u.id = r.user_id
+            JOIN recipients d ON d.id = u.default_recipient_id AND d.email_verified_at IS NOT NULL
+            WHERE r.email = ? AND r.email_verified_at IS NOT NULL
+            """, [.text(email)])
+        return rows.count == 1 ? try rows[0].string("email") : nil
+    }
+
+    /// A user's verified default recipient, or nil.
+    public func defaultRecipient(userID: String) async throws -> String? {
+        try await pool.query(
+            """
+            SELECT r.email FROM users u JOIN recipients r ON r.id = u.default_recipient_id
+            WHERE u.id = ? AND r.email_verified_at IS NOT NULL
+            """, [.text(userID)]).first?.string("email")
     }
 
     /// The id of a user's recipient with this address, or nil.

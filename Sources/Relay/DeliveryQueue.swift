@@ -27,11 +27,14 @@ public actor DeliveryQueue: Service {
         public var rootDomain: String
         /// Banner links: the node's public base URL and the secret that signs them; nil: no link.
         public var deactivation: (base: String, secret: String)?
+        /// The sender of notices to users (`notifications.from`); nil: no notices.
+        public var noticeSender: EmailAddress?
 
         public init(heloName: String, schedule: RetrySchedule, concurrency: Int = 64, timeout: Duration = .seconds(120),
                     tls: NIOSSLContext?, dkim: DKIMKeyring? = nil, rootDomain: String = "",
-                    deactivation: (base: String, secret: String)? = nil) {
+                    deactivation: (base: String, secret: String)? = nil, noticeSender: EmailAddress? = nil) {
             self.deactivation = deactivation
+            self.noticeSender = noticeSender
             self.dkim = dkim
             self.rootDomain = rootDomain.lowercased()
             self.heloName = heloName
@@ -70,6 +73,10 @@ public actor DeliveryQueue: Service {
     private struct AcceptKey: Hashable { var userID: String; var hour: Date }
     private var running = 0
     private var stopping = false
+    /// When each user was last told of a failed delivery, or of a limit: at most one notice of each
+    /// kind an hour per user and node.
+    private var lastFailureNotice: [String: Date] = [:]
+    private var lastLimitNotice: [String: Date] = [:]
 
     public init(settings: Settings, spool: Spool, srs: SRSRewriter, resolver: any NextHopResolver,
                 failures: FailedDeliveries, routing: MailRouting, metrics: NodeMetrics, logger: Logger) {
@@ -185,14 +192,18 @@ public actor DeliveryQueue: Service {
 
     /// Queues a message Postern wrote itself; it is signed for its sender's domain and sent as written.
     public func submit(_ notice: NoticeMessage) async throws {
-        let body = notice.bytes()
+        try await submit(notice.bytes(), from: notice.from, to: notice.to, what: notice.subject)
+    }
+
+    /// Queues `body` as it is, from `from` (envelope and DKIM domain), to one mailbox.
+    public func submit(_ body: [UInt8], from: EmailAddress, to: EmailAddress, what: String) async throws {
         let message = SpooledMessage(
-            id: QueueID.make(), receivedAt: Date(), clientAddress: "local", heloName: "postern", sender: notice.from.description,
-            smtpUTF8: !notice.to.description.allSatisfy(\.isASCII),
-            deliveries: [.init(recipient: notice.to.description, alias: notice.from.description, aliasID: nil, userID: nil,
+            id: QueueID.make(), receivedAt: Date(), clientAddress: "local", heloName: "postern", sender: from.description,
+            smtpUTF8: !to.description.allSatisfy(\.isASCII),
+            deliveries: [.init(recipient: to.description, alias: from.description, aliasID: nil, userID: nil,
                                recipientID: nil, notice: true)])
         try await spool.store(message, body: body)
-        logger.info("notice queued", metadata: ["queue_id": "\(message.id)", "to": "\(notice.to)", "subject": "\(notice.subject)"])
+        logger.info("notice queued", metadata: ["queue_id": "\(message.id)", "to": "\(to)", "what": "\(what)"])
         enqueue(message, body: body)
     }
 
@@ -464,6 +475,62 @@ public actor DeliveryQueue: Service {
                                            until: now.addingTimeInterval(Self.keepFailedMessages))
         } catch {
             logger.error("could not record a failed delivery", metadata: ["queue_id": "\(message.id)", "error": "\(error)"])
+        }
+        await tellOwner(of: record, at: now)
+    }
+
+    /// Mails a user whose mail is being refused for a limit (once an hour per limit at most).
+    public func tellLimitReached(userID: String, limit: RecipientPolicy.Reason) async {
+        guard let from = settings.noticeSender else { return }
+        let key = userID + " " + limit.rawValue
+        let now = Date()
+        if let last = lastLimitNotice[key], now.timeIntervalSince(last) < 3600 { return }
+        lastLimitNotice[key] = now
+        let (subject, text): (String, String)
+        switch limit {
+        case .over_rate:
+            (subject, text) = ("Your aliases have had too many messages this hour",
+                               "Mail to your aliases is refused for now (senders are asked to try again later): the\nmessages-per-hour limit of your account is reached. It clears at the next hour.")
+        case .over_bandwidth:
+            (subject, text) = ("Your monthly forwarding bandwidth is used up",
+                               "Mail to your aliases is refused until next month: your account has forwarded as\nmany bytes this month as its limit allows.")
+        default:
+            (subject, text) = ("Too many new aliases this hour",
+                               "Mail to new addresses under your usernames or domains is refused for now: the\nlimit of aliases created per hour is reached. Existing aliases still work.")
+        }
+        do {
+            guard let mailbox = try await routing.defaultRecipient(userID: userID), let to = try? EmailAddress(parsing: mailbox)
+            else { return }
+            try await submit(NoticeMessage(from: from, to: to, subject: subject, text: text))
+        } catch {
+            logger.warning("could not queue a limit notice", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Mails the owner's default recipient that a copy failed, unless that mailbox is the one that
+    /// failed, or the owner was told within the hour.
+    private func tellOwner(of failure: FailedDelivery, at now: Date) async {
+        guard let from = settings.noticeSender else { return }
+        if let last = lastFailureNotice[failure.userID], now.timeIntervalSince(last) < 3600 { return }
+        do {
+            guard let mailbox = try await routing.defaultRecipient(userID: failure.userID),
+                  mailbox.lowercased() != failure.recipientEmail?.lowercased(),
+                  let to = try? EmailAddress(parsing: mailbox)
+            else { return }
+            lastFailureNotice[failure.userID] = now
+            let alias = failure.aliasEmail ?? "one of your aliases"
+            try await submit(NoticeMessage(
+                from: from, to: to, subject: "A message to \(alias) could not be delivered",
+                text: """
+                    Postern could not deliver a message to \(failure.recipientEmail ?? "your mailbox").
+                    It was sent to your alias \(alias)\(failure.sender.map { " by \($0)" } ?? "").
+                    The receiving server said: \(failure.code ?? "nothing")
+
+                    The message is kept for 7 days. It is listed under failed deliveries
+                    (id \(failure.id)), from where it can be sent again.
+                    """))
+        } catch {
+            logger.warning("could not queue a failure notice", metadata: ["error": "\(error)"])
         }
     }
 

@@ -15,14 +15,17 @@ public final class InboundMail: SMTPServerDelegate {
     let queue: DeliveryQueue
     let metrics: NodeMetrics
     let failures: FailedDeliveries
+    /// `notifications.from`: the sender auto-replies are passed on from; nil: they are dropped.
+    let noticeSender: EmailAddress?
     let logger: Logger
     /// The name this node gives in its Received lines.
     let hostname: String
     private let draining = Atomic<Bool>(false)
 
     public init(policy: RecipientPolicy, spool: Spool, queue: DeliveryQueue, metrics: NodeMetrics, failures: FailedDeliveries,
-                hostname: String, logger: Logger) {
+                noticeSender: EmailAddress? = nil, hostname: String, logger: Logger) {
         self.failures = failures
+        self.noticeSender = noticeSender
         self.policy = policy
         self.hostname = hostname
         self.spool = spool
@@ -117,9 +120,9 @@ public final class InboundMail: SMTPServerDelegate {
     /// sender, which would reveal the real mailbox. Returns the reply to give instead of 250 when the
     /// report cannot be recorded now.
     func recordBounce(_ message: [UInt8], to routes: [RecipientRoute], client: String) async -> SMTPReply? {
-        guard let report = DeliveryReport(message), !report.failed.isEmpty else {
-            logger.info("mail to a bounce address that is not a failure report; dropped",
-                        metadata: ["client": "\(client)", "to": "\(routes.map(\.alias).joined(separator: ","))"])
+        guard let report = DeliveryReport(message) else { return await passOnAutoReply(message, client: client) }
+        guard !report.failed.isEmpty else {
+            logger.info("delivery report without failures; dropped", metadata: ["client": "\(client)"])
             return nil
         }
         guard let aliasText = report.returned("X-Postern-Alias"),
@@ -152,6 +155,32 @@ public final class InboundMail: SMTPServerDelegate {
         } catch {
             logger.warning("could not record a bounce", metadata: ["error": "\(error)"])
             return SMTPReply(451, "4.3.0", "Error: cannot record this report now, try again later")
+        }
+    }
+
+    /// Mail to a bounce address that is no report: an out-of-office reply or a challenge from the mailbox
+    /// a message was forwarded to. It goes to that mailbox's owner (their default recipient), never on
+    /// to the original sender, who would learn the real address from it.
+    func passOnAutoReply(_ message: [UInt8], client: String) async -> SMTPReply? {
+        let author = HeaderField.split(message).fields.first { $0.isNamed("From") }
+            .flatMap { AddressList(parsing: $0.value).mailboxes.first }
+        guard let author, let sender = noticeSender else {
+            logger.info("mail to a bounce address from no known mailbox; dropped", metadata: ["client": "\(client)"])
+            return nil
+        }
+        do {
+            guard let mailbox = try await policy.routing.ownerMailbox(ofRecipient: author.address.description),
+                  let to = try? EmailAddress(parsing: mailbox)
+            else {
+                logger.info("mail to a bounce address from no known mailbox; dropped",
+                            metadata: ["client": "\(client)", "from": "\(author.address)"])
+                return nil
+            }
+            try await queue.submit(message, from: sender, to: to, what: "auto-reply from \(author.address)")
+            return nil
+        } catch {
+            logger.warning("could not pass on an auto-reply", metadata: ["error": "\(error)"])
+            return SMTPReply(451, "4.3.0", "Error: cannot take this message now, try again later")
         }
     }
 }

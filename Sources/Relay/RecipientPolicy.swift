@@ -41,8 +41,12 @@ public struct RecipientPolicy: Sendable {
     let rootDomain: String
     let srs: SRSRewriter
     let logger: Logger
+    /// Told when a user's mail is refused for a limit (the user, and which limit).
+    let limitReached: @Sendable (String, Reason) async -> Void
 
-    public init(routing: MailRouting, sharedDomains: [String], rootDomain: String, srs: SRSRewriter, logger: Logger) {
+    public init(routing: MailRouting, sharedDomains: [String], rootDomain: String, srs: SRSRewriter, logger: Logger,
+                limitReached: @escaping @Sendable (String, Reason) async -> Void = { _, _ in }) {
+        self.limitReached = limitReached
         self.routing = routing
         self.sharedDomains = Set(sharedDomains.map { $0.lowercased() })
         self.rootDomain = rootDomain.lowercased()
@@ -88,6 +92,7 @@ public struct RecipientPolicy: Sendable {
             return owner.rejectDeactivated ? (.reject(.unknownUser), .deactivated) : (.acceptAndDiscard, .blocked)
         }
         if owner.newAliasesPerHour > 0, owner.createdLastHour >= owner.newAliasesPerHour {
+            await limitReached(owner.userID, .alias_limit)
             return (.reject(SMTPReply(450, "4.2.1", "Too many new aliases this hour, try again later")), .alias_limit)
         }
         let parts = address.split(separator: "@", maxSplits: 1)
@@ -107,10 +112,14 @@ public struct RecipientPolicy: Sendable {
             return (.acceptAndDiscard, .blocked)
         }
         if alias.overRate {
+            await limitReached(alias.userID, .over_rate)
             return (.reject(SMTPReply(452, "4.2.2", "The owner of this alias has had too many messages this hour, try again later")),
                     .over_rate)
         }
-        if alias.overBandwidth { return (.reject(.overQuota), .over_bandwidth) }
+        if alias.overBandwidth {
+            await limitReached(alias.userID, .over_bandwidth)
+            return (.reject(.overQuota), .over_bandwidth)
+        }
         guard !alias.destinations.isEmpty else {
             return (.reject(SMTPReply(550, "5.1.1", "Recipient address rejected: no verified mailbox")), .no_recipient)
         }

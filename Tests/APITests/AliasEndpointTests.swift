@@ -22,7 +22,7 @@ import Testing
         #expect(localPart.range(of: #"^[a-z]+\.[a-z]+[0-9]{1,3}$"#, options: .regularExpression) != nil, "\(localPart)")
         let expectedFields = [
             "id", "user_id", "aliasable_id", "aliasable_type", "local_part", "extension", "domain", "email", "active",
-            "description", "from_name", "attached_recipients_only", "emails_forwarded", "emails_blocked",
+            "description", "from_name", "banner_location", "attached_recipients_only", "emails_forwarded", "emails_blocked",
             "emails_replied", "emails_sent", "recipients", "last_forwarded", "last_blocked", "last_replied",
             "last_sent", "created_at", "updated_at", "deleted_at",
         ]

@@ -96,6 +96,36 @@ import Testing
         #expect(bad.stderr.contains("not a queue id"))
     }
 
+    /// The owner hears of a failed delivery at their default mailbox, once an hour at most.
+    @Test func theOwnerIsToldOfAFailedDelivery() async throws {
+        let node = try await MailTestNode()
+        defer { node.shutdown() }
+        try node.setSinkMode("permfail carol@dest.test")
+        try await node.startSink()
+        try await node.startServer()
+        let alias = try await node.createAlias("shop")
+        let aliasID = try #require(alias["id"] as? String)
+        try await node.sql("""
+            INSERT INTO recipients (id, user_id, email, email_verified_at, created_at, updated_at)
+            SELECT 'r-carol', id, 'carol@dest.test', NOW(6), NOW(6), NOW(6) FROM users
+            """)
+        let (attached, json) = try await node.api("POST", "/api/v1/alias-recipients",
+                                                  body: ["alias_id": aliasID, "recipient_ids": ["r-carol"]])
+        #expect(attached == 200, "\(json)")
+        func notices() -> [String] {
+            node.received().filter { ($0.envelope["rcpt_tos"] as? [String]) == ["alice@dest.test"] }.map(\.message)
+        }
+        _ = try await send(node, subject: "first")
+        #expect(await node.waitUntil { notices().count == 1 }, "\(node.log)")
+        let notice = try #require(notices().first)
+        #expect(notice.contains("Subject: A message to shop@relay.test could not be delivered"), "\(notice)")
+        #expect(notice.contains("550 5.1.1 no such mailbox here"))
+        _ = try await send(node, subject: "second")
+        #expect(await node.waitUntil { node.log.components(separatedBy: " failed").count > 2 })
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(notices().count == 1, "one notice an hour")
+    }
+
     /// A message that failed for good is kept 7 days, and `POST /api/v1/failed-deliveries/{id}/resend`
     /// queues it again for the same mailbox.
     @Test func aFailedDeliveryCanBeResent() async throws {
@@ -252,7 +282,7 @@ import Testing
             ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).contains { $0.hasSuffix(".eml") }
         }, "\(node.log)")
         #expect(node.log.contains("TLS failed; trying again without"), "\(node.log)")
-        #expect(node.log.contains("delivered"), "\(node.log)")
+        #expect(await node.waitUntil { node.log.contains("delivered") }, "\(node.log)")
     }
 
     /// A reply nobody asked for (here a 421 after each message, on a connection left open) must not be

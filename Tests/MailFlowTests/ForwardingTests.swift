@@ -125,6 +125,18 @@ import Testing
         let second = try #require(node.received().last?.message).replacingOccurrences(of: "\r\n ", with: " ")
         #expect(second.contains("\r\nFrom: \"Frank Example - frank(a)example.com\" <shop@relay.test>\r\nReply-To: <shop+list=lists.example.com@relay.test>\r\n"), "\(second)")
 
+        // An alias can place its banner differently from the account: here, none.
+        let (_, aliasList) = try await node.api("GET", "/api/v1/aliases")
+        let aliasID = try #require((aliasList["data"] as? [[String: Any]])?.first?["id"] as? String)
+        let (badPatch, _) = try await node.api("PATCH", "/api/v1/aliases/\(aliasID)", body: ["banner_location": "sideways"])
+        #expect(badPatch == 422)
+        let (patched, patchedJSON) = try await node.api("PATCH", "/api/v1/aliases/\(aliasID)", body: ["banner_location": "off"])
+        #expect(patched == 200 && (patchedJSON["data"] as? [String: Any])?["banner_location"] as? String == "off", "\(patchedJSON)")
+        try await send()
+        #expect(await node.waitUntil { node.received().count == 3 }, "\(node.log)")
+        let third = try #require(node.received().last?.message)
+        #expect(!third.contains("This message was sent to") && third.contains("X-Postern-Alias: shop@relay.test\r\n\r\nFolded."))
+
         // The link's POST deactivates the alias: the next message is dropped.
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(node.apiPort)" + path)!)
         request.httpMethod = "POST"
@@ -292,6 +304,17 @@ import Testing
             if counted == 0 { try await Task.sleep(for: .milliseconds(100)) }
         }
         #expect(counted == 1)
+
+        // The owner was told of each limit, once, at the default mailbox.
+        let subjects = ["Too many new aliases this hour", "Your aliases have had too many messages this hour",
+                        "Your monthly forwarding bandwidth is used up"]
+        func notices() -> [String] {
+            node.received().map(\.message).filter { $0.contains("Auto-Submitted: auto-generated") }
+        }
+        #expect(await node.waitUntil { notices().count >= 3 }, "\(node.log)")
+        for subject in subjects {
+            #expect(notices().filter { $0.contains("Subject: \(subject)") }.count == 1, "\(subject)")
+        }
     }
 
     /// SPEC §5: a bounce to the SRS address becomes a failed delivery for the alias owner, visible in
@@ -336,6 +359,20 @@ import Testing
         try await Task.sleep(for: .milliseconds(500))
         #expect(node.received().count == 1, "the report is not forwarded anywhere")
         #expect(!node.log.contains("to=bob@sender.test"), "nothing goes back to the original sender")
+
+        // An out-of-office reply from the mailbox goes to the alias owner's default mailbox instead.
+        let (auto, autoOutput) = try await MailTestNode.run("swaks", [
+            "--server", "127.0.0.1:\(node.smtpPort)", "--from", "alice@dest.test", "--to", srs,
+            "--header", "From: Alice <alice@dest.test>", "--header", "Subject: Out of office",
+            "--header", "Auto-Submitted: auto-replied", "--body", "I am away until Monday.",
+        ])
+        #expect(auto == 0, "\(autoOutput)")
+        #expect(await node.waitUntil { node.received().count == 2 }, "\(node.log)")
+        let (autoEnvelope, autoMessage) = try #require(node.received().last)
+        #expect(autoEnvelope["rcpt_tos"] as? [String] == ["alice@dest.test"])
+        #expect(autoEnvelope["mail_from"] as? String == "postern@relay.test")
+        #expect(autoMessage.contains("Subject: Out of office") && autoMessage.contains("I am away until Monday."))
+        #expect(!node.log.contains("to=bob@sender.test"), "the auto-reply does not reach the original sender")
         let forged = srs.replacingCharacters(in: srs.index(srs.startIndex, offsetBy: 5)..<srs.index(srs.startIndex, offsetBy: 9), with: "zzzz")
         let (forgedStatus, forgedOutput) = try await MailTestNode.run("swaks", [
             "--server", "127.0.0.1:\(node.smtpPort)", "--from", "<>", "--to", forged,

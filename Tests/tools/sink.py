@@ -5,7 +5,7 @@ usage: sink.py PORT DIR [CERT KEY]
 With CERT and KEY (PEM files) the sink offers STARTTLS, and records whether each message came over TLS.
 Each message is written to DIR as NNNNNN.eml, with its envelope in NNNNNN.json. The answer to RCPT is
 read from DIR/mode on every command, so a test can switch it while the sink runs:
-  ok (default) | tempfail (451 4.3.0) | permfail (550 5.1.1)
+  ok (default) | tempfail (451 4.3.0) | permfail (550 5.1.1) | permfail ADDRESS... (550 for those only)
 """
 import asyncio, json, os, ssl, sys, threading
 from aiosmtpd.controller import Controller
@@ -28,7 +28,7 @@ class Handler:
         m = mode()
         if m == "tempfail":
             return "451 4.3.0 try again later"
-        if m == "permfail":
+        if m == "permfail" or (m.startswith("permfail ") and address in m.split()[1:]):
             return "550 5.1.1 no such mailbox here"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"

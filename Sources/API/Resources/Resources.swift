@@ -28,6 +28,7 @@ enum Resources {
             ("aliasable_type", .string(ownerType)), ("local_part", .string(a.localPart)),
             ("extension", .string(a.extensionPart)), ("domain", .string(a.domain)), ("email", .string(a.email)),
             ("active", .bool(a.active)), ("description", .string(a.description)), ("from_name", .string(a.fromName)),
+            ("banner_location", .string(a.bannerLocation)),
             ("attached_recipients_only", .bool(a.attachedRecipientsOnly)),
             ("emails_forwarded", .int(a.emailsForwarded)), ("emails_blocked", .int(a.emailsBlocked)),
             ("emails_replied", .int(a.emailsReplied)), ("emails_sent", .int(a.emailsSent)),

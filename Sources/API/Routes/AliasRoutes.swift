@@ -154,9 +154,12 @@ struct AliasRoutes {
         var fields = try await RequestFields.read(request, context: context)
         let description = fields.optionalText("description", maxLength: 200)
         let fromName = fields.optionalText("from_name", maxLength: 50)
+        // Postern's own field: where this alias's banner goes (null: the account's setting).
+        let banner: String?? = fields.has("banner_location") ? .some(fields.choice("banner_location", ["top", "bottom", "off"])) : nil
         try fields.validate()
         let alias = try await services.aliases.update(
-            id: try context.id(), userID: try context.userID, description: description, fromName: fromName)
+            id: try context.id(), userID: try context.userID, description: description, fromName: fromName,
+            bannerLocation: banner)
         return dataResponse(Resources.alias(alias))
     }
 }

@@ -106,12 +106,16 @@ struct MailNode {
                 tls: try NIOSSLContext(configuration: clientTLS),
                 dkim: DKIMKeyring(directory: config.dkim.keysDirectory, selector: config.dkim.selector),
                 rootDomain: config.domains.root,
-                deactivation: config.srs.secrets.first.map { (config.apiPublicURL, $0) }),
+                deactivation: config.srs.secrets.first.map { (config.apiPublicURL, $0) },
+                noticeSender: try? EmailAddress(parsing: config.notificationsFrom)),
             spool: spool, srs: srs, resolver: resolver, failures: FailedDeliveries(pool: pool), routing: routing,
             metrics: metrics, logger: Logger(label: "postern.queue"))
+        let queue = self.queue
         let policy = RecipientPolicy(routing: routing, sharedDomains: config.domains.shared, rootDomain: config.domains.root,
-                                     srs: srs, logger: Logger(label: "postern.smtp"))
+                                     srs: srs, logger: Logger(label: "postern.smtp"),
+                                     limitReached: { userID, limit in await queue.tellLimitReached(userID: userID, limit: limit) })
         inbound = InboundMail(policy: policy, spool: spool, queue: queue, metrics: metrics, failures: FailedDeliveries(pool: pool),
+                              noticeSender: try? EmailAddress(parsing: config.notificationsFrom),
                               hostname: config.node.hostname,
                               logger: Logger(label: "postern.smtp"))
         var tls: (certificate: String, key: String)?
