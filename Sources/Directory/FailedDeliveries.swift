@@ -112,6 +112,11 @@ public struct FailedDeliveries: Sendable {
         return (try row.optionalString("sender"), bytes)
     }
 
+    /// Drops the kept message of a failed delivery (once it has been sent again).
+    public func dropKeptMessage(of id: String) async throws {
+        try await pool.execute("DELETE FROM failed_delivery_messages WHERE failed_delivery_id = ?", [.text(id)])
+    }
+
     /// Drops kept messages past their time.
     public func purgeKeptMessages(at now: Date = Date()) async throws {
         try await pool.execute("DELETE FROM failed_delivery_messages WHERE expires_at <= ?", [.date(now)])

@@ -63,7 +63,7 @@ public struct MailRouting: Sendable {
             """
             SELECT a.id, a.user_id, a.email, a.active, a.deleted_at IS NOT NULL AS deleted, u.reject_deactivated,
                 (COALESCE(un.active, dm.active, 1) = 0) AS parent_inactive,
-                (COALESCE(u.bandwidth_limit, ?) > 0 AND u.bandwidth_month = ? AND u.bandwidth >= COALESCE(u.bandwidth_limit, ?))
+                (COALESCE(u.bandwidth_limit, ?) > 0 AND u.bandwidth_month <=> ? AND u.bandwidth >= COALESCE(u.bandwidth_limit, ?))
                     AS over_bandwidth,
                 (COALESCE(u.messages_per_hour_limit, ?) > 0 AND COALESCE(h.messages, 0) >= COALESCE(u.messages_per_hour_limit, ?))
                     AS over_rate,

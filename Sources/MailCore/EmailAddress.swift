@@ -83,9 +83,16 @@ public struct EmailAddress: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Dot-separated labels of letters, digits and hyphens (non-ASCII letters allowed for IDN),
-    /// or an address literal in brackets.
+    /// or an address literal in brackets: `[192.0.2.1]` or `[IPv6:2001:db8::1]` (RFC 5321 §4.1.3).
     static func isValidDomain(_ domain: String) -> Bool {
-        if domain.hasPrefix("["), domain.hasSuffix("]") { return domain.count > 2 }
+        if domain.hasPrefix("["), domain.hasSuffix("]") {
+            var inner = Substring(domain.dropFirst().dropLast())
+            let ipv6 = inner.lowercased().hasPrefix("ipv6:")
+            if ipv6 { inner = inner.dropFirst(5) }
+            guard !inner.isEmpty, inner.count <= 45 else { return false }
+            let allowed: (Character) -> Bool = ipv6 ? { $0.isHexDigit || $0 == ":" || $0 == "." } : { ("0"..."9").contains($0) || $0 == "." }
+            return inner.allSatisfy(allowed)
+        }
         guard !domain.isEmpty, domain.utf8.count <= 253, domain.contains(".") || domain == "localhost" else {
             return false
         }

@@ -316,12 +316,13 @@ public actor DeliveryQueue: Service {
                 let link = settings.deactivation.flatMap { base, secret in
                     message.deliveries[indexes[0]].aliasID.map { DeactivationLink.make(base: base, aliasID: $0, secret: secret) }
                 }
+                let reference = settings.deactivation.map { NodeSignature.bounceReference(alias: key.alias, secret: $0.secret) }
                 group.addTask {
                     // Rewriting and signing run here, beside other deliveries, not on the queue's actor.
                     var forwarded = body
                     if !key.notice, let alias = try? EmailAddress(parsing: key.alias) {
                         forwarded = ForwardedMessage.rewrite(body, alias: alias, envelopeSender: originalSender, style: key.style,
-                                                             deactivateLink: link)
+                                                             deactivateLink: link, reference: reference)
                     }
                     var signed = forwarded
                     if let signer {

@@ -17,14 +17,17 @@ public final class InboundMail: SMTPServerDelegate {
     let failures: FailedDeliveries
     /// `notifications.from`: the sender auto-replies are passed on from; nil: they are dropped.
     let noticeSender: EmailAddress?
+    /// The node secrets (`srs.secrets`) that check a returned bounce's `X-Postern-Reference`.
+    let secrets: [String]
     let logger: Logger
     /// The name this node gives in its Received lines.
     let hostname: String
     private let draining = Atomic<Bool>(false)
 
     public init(policy: RecipientPolicy, spool: Spool, queue: DeliveryQueue, metrics: NodeMetrics, failures: FailedDeliveries,
-                noticeSender: EmailAddress? = nil, hostname: String, logger: Logger) {
+                noticeSender: EmailAddress? = nil, secrets: [String] = [], hostname: String, logger: Logger) {
         self.failures = failures
+        self.secrets = secrets
         self.noticeSender = noticeSender
         self.policy = policy
         self.hostname = hostname
@@ -125,8 +128,12 @@ public final class InboundMail: SMTPServerDelegate {
             logger.info("delivery report without failures; dropped", metadata: ["client": "\(client)"])
             return nil
         }
+        // The alias must be vouched for by the reference this node put beside it: anyone can write a
+        // report to a bounce address, but only a copy Postern sent carries a valid tag.
         guard let aliasText = report.returned("X-Postern-Alias"),
-              let aliasAddress = try? EmailAddress(parsing: aliasText)
+              let aliasAddress = try? EmailAddress(parsing: aliasText),
+              let reference = report.returned("X-Postern-Reference"),
+              NodeSignature.verify(reference, for: aliasText.lowercased(), purpose: "bounce", secrets: secrets)
         else {
             logger.info("failure report for no alias of ours; dropped", metadata: ["client": "\(client)"])
             return nil
@@ -137,13 +144,15 @@ public final class InboundMail: SMTPServerDelegate {
                 return nil
             }
             let now = Date()
-            for recipient in report.failed {
+            for recipient in report.failed.prefix(10) {
                 let recipientID = try await policy.routing.recipientID(userID: alias.userID, email: recipient.address)
                 let record = FailedDelivery(
                     id: Identifier.make(), userID: alias.userID, recipientID: recipientID, recipientEmail: recipient.address,
                     aliasID: alias.aliasID, aliasEmail: alias.email, bounceType: recipient.bounceType.rawValue,
-                    remoteMTA: recipient.remoteMTA ?? report.reportingMTA, sender: routes.first?.bounceFor, emailType: "F",
-                    status: recipient.status, code: recipient.diagnostic, attemptedAt: now, createdAt: now, updatedAt: now)
+                    remoteMTA: (recipient.remoteMTA ?? report.reportingMTA).map { String($0.prefix(255)) },
+                    sender: routes.first?.bounceFor.map { String($0.prefix(254)) }, emailType: "F",
+                    status: String(recipient.status.prefix(16)), code: recipient.diagnostic.map { String($0.prefix(2000)) },
+                    attemptedAt: now, createdAt: now, updatedAt: now)
                 try await failures.record(record)
                 metrics.failed()
                 logger.info("bounce recorded", metadata: [

@@ -172,6 +172,27 @@ import Testing
         #expect(list.items[3] == .other("broken"))
     }
 
+    @Test(.timeLimit(.minutes(1))) func hostileDisplayNamesAreCheap() {
+        let spaces = "a" + String(repeating: " ", count: 500_000) + "b"
+        #expect(EncodedWord.decodePhrase(spaces) == "a", "cut at 2,000 characters, one space per run")
+        #expect(EncodedWord.decodePhrase("x  \t  y") == "x y")
+    }
+
+    @Test func groupsAreRewrittenAndUnreadableItemsDropped() {
+        let alias = EmailAddress(localPart: "shop", domain: "relay.test")
+        let message = Array("From: a@b.example\r\nCc: team: spy@evil.example, shop@relay.test;, <spy @ evil.example>, empty:;\r\n\r\nx\r\n".utf8)
+        let out = ForwardedMessage.rewrite(message, alias: alias, envelopeSender: nil, style: .init())
+        let cc = HeaderField.split(out).fields.first { $0.isNamed("Cc") }?.value
+        #expect(cc == "team: \"spy at evil.example\" <shop+spy=evil.example@relay.test>, shop@relay.test;, empty:;", "\(cc ?? "")")
+    }
+
+    @Test func addressLiteralsAreOnlyAddresses() {
+        #expect((try? EmailAddress(parsing: "a@[192.0.2.1]")) != nil)
+        #expect((try? EmailAddress(parsing: "a@[IPv6:2001:db8::1]")) != nil)
+        #expect((try? EmailAddress(parsing: "a@[1>\r\nRCPT TO:<postmaster>\r\nX ]")) == nil)
+        #expect((try? EmailAddress(parsing: "a@[example]")) == nil)
+    }
+
     @Test func reverseAliases() throws {
         let alias = EmailAddress(localPart: "shop+news", domain: "Jane.Relay.Example")
         let reverse = ReverseAlias(alias: alias, destination: EmailAddress(localPart: "bob+tag=x", domain: "example.com"))

@@ -47,6 +47,19 @@ import Testing
         #expect(String(decoding: message[root.parts[1].bodyRange], as: UTF8.self) == "unclosed\r\n")
     }
 
+    @Test(.timeLimit(.minutes(1))) func manyPartsStopAtTheLimit() {
+        let message = Self.crlf("Content-Type: multipart/mixed; boundary=a\n\n" + String(repeating: "--a\n", count: 50_000))
+        let root = MIMEEntity(message: message)
+        #expect(root.parts.count <= MIMEEntity.maxParts)
+        #expect(root.allEntities.count <= MIMEEntity.maxEntities)
+    }
+
+    @Test func invalidBase64IsLeftAlone() {
+        let message = Self.crlf("Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\nthis is = not base64!\n")
+        let out = Banner(location: .top, alias: "shop@relay.test", sender: nil, deactivateLink: nil).insert(into: message)
+        #expect(out == message)
+    }
+
     @Test func deepNestingStopsAtTheLimit() {
         var message = ""
         for depth in 0..<200 { message += "Content-Type: multipart/mixed; boundary=b\(depth)\n\n--b\(depth)\n" }
@@ -103,6 +116,12 @@ import Testing
         #expect(DeliveryReport(report(status: "4.2.2", diagnostic: "452 mailbox full"))?.failed.first?.bounceType == .soft)
         #expect(DeliveryReport(report(status: "4.4.1", action: "delayed", diagnostic: "timeout"))?.failed.isEmpty == true,
                 "a delay is not a failure")
+    }
+
+    @Test(.timeLimit(.minutes(1))) func aReportOfBlankLinesIsCheap() {
+        let blank = String(repeating: "\n", count: 1_000_000)
+        let message = MIMEEntityTests.crlf("Content-Type: multipart/report; boundary=R\n\n--R\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; x\n" + blank + "--R--\n")
+        #expect(DeliveryReport(message)?.failed.isEmpty == true)
     }
 
     @Test func ordinaryMailIsNoReport() {

@@ -107,7 +107,8 @@ import Testing
         #expect(first.contains("\r\nX-Postern-Alias: shop@relay.test\r\n"))
         #expect(!first.contains("forged@relay.test") && !first.contains("Disposition-Notification-To"))
         // The banner (on top by default) names alias and sender and links to deactivation.
-        let bodyStart = try #require(first.range(of: "X-Postern-Alias: shop@relay.test\r\n\r\n")).upperBound
+        #expect(first.contains("\r\nX-Postern-Alias: shop@relay.test\r\nX-Postern-Reference: "))
+        let bodyStart = try #require(first.range(of: "\r\n\r\n")).upperBound
         let body = String(first[bodyStart...])
         #expect(body.hasPrefix("This message was sent to shop@relay.test\r\nfrom frank@example.com, and forwarded by Postern.\r\nDeactivate this alias: http://127.0.0.1:\(node.apiPort)/deactivate/"), "\(body)")
         #expect(body.contains("\r\n\r\nFolded.\r\n"), "the original text follows the banner")
@@ -135,7 +136,8 @@ import Testing
         try await send()
         #expect(await node.waitUntil { node.received().count == 3 }, "\(node.log)")
         let third = try #require(node.received().last?.message)
-        #expect(!third.contains("This message was sent to") && third.contains("X-Postern-Alias: shop@relay.test\r\n\r\nFolded."))
+        let thirdBody = try #require(third.range(of: "\r\n\r\n")).upperBound
+        #expect(third[thirdBody...].hasPrefix("Folded."), "no banner: \(third)")
 
         // The link's POST deactivates the alias: the next message is dropped.
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(node.apiPort)" + path)!)
@@ -287,6 +289,8 @@ import Testing
         try expect("anything@alice.relay.test", "552 5.2.2", "over the month's 100 MiB")
         try await node.sql("UPDATE users SET bandwidth_month = '2000-01'")
         try expect("anything@alice.relay.test", "250", "last month's bandwidth does not count")
+        try await node.sql("UPDATE users SET bandwidth_month = NULL")
+        try expect("anything@alice.relay.test", "250", "bandwidth counted before months were kept does not count")
 
         // One message to the catch-all alias goes to the username's default recipient, and is counted
         // against the hour.
@@ -358,6 +362,24 @@ import Testing
         #expect((failure["code"] as? String)?.contains("User unknown") == true)
         try await Task.sleep(for: .milliseconds(500))
         #expect(node.received().count == 1, "the report is not forwarded anywhere")
+
+        // A report naming the alias without the node's reference is not believed: no second record.
+        let forgedCopy = node.folder + "/forged.eml"
+        let forgedDSN = node.folder + "/forged-dsn.eml"
+        let stripped = forwarded.split(separator: "\r\n", omittingEmptySubsequences: false)
+            .filter { !$0.hasPrefix("X-Postern-Reference:") }.joined(separator: "\r\n")
+        #expect(stripped != forwarded, "the forwarded copy carries X-Postern-Reference")
+        try stripped.write(toFile: forgedCopy, atomically: true, encoding: .utf8)
+        _ = try await MailTestNode.run("python3", [
+            MailTestNode.tool("make_dsn.py"), forgedCopy, srs, "alice@dest.test", "5.1.1", "550 forged", forgedDSN,
+        ])
+        let (forgedSent, _) = try await MailTestNode.run("swaks", [
+            "--server", "127.0.0.1:\(node.smtpPort)", "--from", "<>", "--to", srs, "--data", "@" + forgedDSN,
+        ])
+        #expect(forgedSent == 0)
+        #expect(await node.waitUntil { node.log.contains("failure report for no alias of ours") })
+        let after = (try await node.api("GET", "/api/v1/failed-deliveries").1["data"] as? [[String: Any]]) ?? []
+        #expect(after.count == 1)
         #expect(!node.log.contains("to=bob@sender.test"), "nothing goes back to the original sender")
 
         // An out-of-office reply from the mailbox goes to the alias owner's default mailbox instead.

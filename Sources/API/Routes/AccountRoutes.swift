@@ -61,6 +61,8 @@ struct AccountRoutes {
             }
             do {
                 try await resend(failure, kept.sender, kept.message)
+                // Sent again once: should it fail again, that failure keeps its own copy.
+                try await services.failedDeliveries.dropKeptMessage(of: failure.id)
             } catch {
                 services.logger.warning("resend failed", metadata: ["error": "\(error)"])
                 throw APIError(.serviceUnavailable, "The message could not be queued again; try later.")

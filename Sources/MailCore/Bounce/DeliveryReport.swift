@@ -31,6 +31,9 @@ public struct DeliveryReport: Sendable, Equatable {
         }
     }
 
+    /// Reports about more recipients than this are read only that far.
+    public static let maxGroups = 51
+
     public var reportingMTA: String?
     public var recipients: [Recipient]
     /// The header fields of the returned message (message/rfc822 or text/rfc822-headers), if any.
@@ -42,14 +45,17 @@ public struct DeliveryReport: Sendable, Equatable {
         guard let status = root.allEntities.first(where: {
             $0.contentType.type == "message" && ($0.contentType.subtype == "delivery-status" || $0.contentType.subtype == "global-delivery-status")
         }) else { return nil }
+        // Groups of fields separated by blank lines, read in place; at most `maxGroups`.
         var groups: [[HeaderField]] = []
-        var rest = Array(message[status.bodyRange])
-        while !rest.isEmpty {
-            let (fields, next) = HeaderField.split(rest)
+        var index = status.bodyRange.lowerBound
+        let end = status.bodyRange.upperBound
+        while index < end, groups.count < Self.maxGroups {
+            while index < end, message[index] == 13 || message[index] == 10 { index += 1 }
+            guard index < end else { break }
+            let (fields, next) = HeaderField.split(message[index..<end])
             if !fields.isEmpty { groups.append(fields) }
-            guard next > 0, next <= rest.count else { break }
-            rest = Array(rest[next...])
-            while let first = rest.first, first == 13 || first == 10 { rest.removeFirst() }
+            guard next > index else { break }
+            index = next
         }
         guard let perMessage = groups.first else { return nil }
         reportingMTA = Self.typed(perMessage.first { $0.isNamed("Reporting-MTA") }?.value)
@@ -68,7 +74,7 @@ public struct DeliveryReport: Sendable, Equatable {
             $0.contentType.mimeType == "message/rfc822" || $0.contentType.mimeType == "text/rfc822-headers"
                 || $0.contentType.mimeType == "message/global" || $0.contentType.mimeType == "message/global-headers"
         }) {
-            returnedFields = HeaderField.split(Array(message[returned.bodyRange])).fields
+            returnedFields = HeaderField.split(message[returned.bodyRange]).fields
         } else {
             returnedFields = []
         }

@@ -77,7 +77,7 @@ public struct Banner: Sendable, Equatable {
             // Non-ASCII in the banner only where the part can carry it (UTF-8 text, not 7bit-only).
             let transferSeven = entity.field("Content-Transfer-Encoding")?.value.lowercased().trimmingWhitespace() ?? "7bit"
             let asciiOnly = !utf8 || (encoding == .identity && transferSeven == "7bit")
-            let decoded = encoding.decode(message[entity.bodyRange])
+            guard let decoded = encoding.strictDecode(message[entity.bodyRange]) else { continue }
             let changed = entity.contentType.subtype == "html"
                 ? insertHTML(Array(html(asciiOnly: asciiOnly).utf8), into: decoded)
                 : insertPlain(Array(plainText(asciiOnly: asciiOnly).utf8), into: decoded)

@@ -11,18 +11,36 @@ public enum DeactivationLink {
     }
 
     public static func signature(aliasID: String, secret: String) -> String {
-        let key = SymmetricKey(data: Data(("postern-deactivate:" + secret).utf8))
-        let mac = HMAC<SHA256>.authenticationCode(for: Data(aliasID.utf8), using: key)
-        return mac.prefix(16).map { String(format: "%02x", $0) }.joined()
+        NodeSignature.tag(aliasID, purpose: "deactivate", secret: secret)
     }
 
     public static func verify(aliasID: String, signature given: String, secrets: [String]) -> Bool {
+        NodeSignature.verify(given, for: aliasID, purpose: "deactivate", secrets: secrets)
+    }
+}
+
+/// Short HMAC-SHA256 tags (16 bytes, hex) with which a node vouches for a value it hands out, keyed
+/// with its secrets and a purpose, so a tag made for one use is worth nothing for another.
+public enum NodeSignature {
+    public static func tag(_ value: String, purpose: String, secret: String) -> String {
+        let key = SymmetricKey(data: Data(("postern-\(purpose):" + secret).utf8))
+        let mac = HMAC<SHA256>.authenticationCode(for: Data(value.utf8), using: key)
+        return mac.prefix(16).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Whether `given` is the tag of `value` under any of `secrets`, compared in constant time.
+    public static func verify(_ given: String, for value: String, purpose: String, secrets: [String]) -> Bool {
         let given = Array(given.lowercased().utf8)
         return secrets.contains { secret in
-            let expected = Array(signature(aliasID: aliasID, secret: secret).utf8)
-            // Compared in constant time.
+            let expected = Array(tag(value, purpose: purpose, secret: secret).utf8)
             guard expected.count == given.count else { return false }
             return zip(expected, given).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
         }
+    }
+
+    /// The tag in `X-Postern-Reference` of a forwarded copy: a bounce that returns it proves which
+    /// alias it is about.
+    public static func bounceReference(alias: String, secret: String) -> String {
+        tag(alias.lowercased(), purpose: "bounce", secret: secret)
     }
 }

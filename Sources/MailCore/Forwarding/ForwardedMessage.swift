@@ -10,19 +10,20 @@
 ///   longer vouch for, are dropped: `Return-Path`, `DKIM-Signature`, `Sender`, `Mail-Followup-To`,
 ///   `Mail-Reply-To`, `Disposition-Notification-To`, `Return-Receipt-To`, `Bcc`, and any
 ///   `X-Postern-*` a sender made up.
-/// - `X-Postern-Original-Sender` and `X-Postern-Alias` tell the recipient who wrote to which alias.
+/// - `X-Postern-Original-Sender` and `X-Postern-Alias` tell the recipient who wrote to which alias;
+///   `X-Postern-Reference`, a tag only this node can make, lets a returned bounce prove its alias.
 /// - The banner, when the style has one, goes into the text and HTML bodies (`Banner`).
 public enum ForwardedMessage {
     static let droppedFields: Set<String> = [
         "return-path", "dkim-signature", "sender", "mail-followup-to", "mail-reply-to", "disposition-notification-to",
-        "return-receipt-to", "bcc",
+        "return-receipt-to", "x-confirm-reading-to", "errors-to", "bcc",
     ]
 
     /// The longest display name Postern writes, in characters.
     static let maxDisplay = 200
 
     public static func rewrite(_ message: [UInt8], alias: EmailAddress, envelopeSender: EmailAddress?,
-                               style: ForwardingStyle, deactivateLink: String? = nil) -> [UInt8] {
+                               style: ForwardingStyle, deactivateLink: String? = nil, reference: String? = nil) -> [UInt8] {
         let (fields, bodyStart) = HeaderField.split(message)
         let author = fields.first { $0.isNamed("From") }.flatMap { AddressList(parsing: $0.value).mailboxes.first }
         let replyTo = fields.first { $0.isNamed("Reply-To") }.flatMap { AddressList(parsing: $0.value).mailboxes.first }
@@ -60,6 +61,7 @@ public enum ForwardedMessage {
         out += newFrom + newReplyTo
         if let sender { out += Array("X-Postern-Original-Sender: \(sender)\r\n".utf8) }
         out += Array("X-Postern-Alias: \(alias)\r\n".utf8)
+        if let reference { out += Array("X-Postern-Reference: \(reference)\r\n".utf8) }
         out += [13, 10]
         out += message[bodyStart...]
         switch style.banner {
@@ -88,26 +90,39 @@ public enum ForwardedMessage {
         return folded(name, pieces.map { [$0] })
     }
 
-    /// To or Cc with every mailbox but the alias turned into a reverse alias; groups and anything
-    /// unreadable as written.
+    /// To or Cc with every mailbox but the alias turned into a reverse alias, inside groups too.
+    /// Anything that is not readable as an address is left out: a mail client might still read it,
+    /// and a reply-all would then bypass the alias.
     static func addressField(_ name: String, _ list: AddressList, alias: EmailAddress) -> [UInt8] {
-        let own = ReverseAlias(alias: alias, destination: alias).alias
         var items: [[String]] = []
         for item in list.items {
             switch item {
             case .other(let raw):
-                items.append([raw])
+                // A group: `name: members;`, its members rewritten; an empty group stays as it is.
+                guard let colon = raw.firstIndex(of: ":"), !raw[..<colon].contains("<"), !raw[..<colon].contains("\"") else { continue }
+                let label = String(raw[..<colon]).trimmingWhitespace()
+                var members = raw[raw.index(after: colon)...]
+                if let semicolon = members.lastIndex(of: ";") { members = members[..<semicolon] }
+                let inner = AddressList(parsing: String(members)).mailboxes.map { mailboxText($0, alias: alias) }
+                items.append(inner.isEmpty ? ["\(label):;"] : ["\(label):", inner.joined(separator: ", ") + ";"])
             case .mailbox(let mailbox):
-                if ReverseAlias(alias: mailbox.address, destination: alias).alias == own {
-                    items.append([mailbox.raw])
-                } else {
-                    let display = mailbox.display ?? AddressList.quoted("\(mailbox.address.localPart) at \(mailbox.address.domain)")
-                    items.append([display, "<\(ReverseAlias(alias: alias, destination: mailbox.address))>"])
-                }
+                items.append(mailboxPieces(mailbox, alias: alias))
             }
         }
         for index in items.indices.dropLast() { items[index][items[index].count - 1] += "," }
         return folded(name, items)
+    }
+
+    /// The alias itself as written; anyone else as `display <reverse alias>`.
+    static func mailboxPieces(_ mailbox: AddressList.Mailbox, alias: EmailAddress) -> [String] {
+        let own = ReverseAlias(alias: alias, destination: alias).alias
+        if ReverseAlias(alias: mailbox.address, destination: alias).alias == own { return [mailbox.raw] }
+        let display = mailbox.display ?? AddressList.quoted("\(mailbox.address.localPart) at \(mailbox.address.domain)")
+        return [display, "<\(ReverseAlias(alias: alias, destination: mailbox.address))>"]
+    }
+
+    static func mailboxText(_ mailbox: AddressList.Mailbox, alias: EmailAddress) -> String {
+        mailboxPieces(mailbox, alias: alias).joined(separator: " ")
     }
 
     /// `Name: ` and the pieces, each group of pieces kept together where it fits, lines folded before a

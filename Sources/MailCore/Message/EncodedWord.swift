@@ -5,15 +5,17 @@ public enum EncodedWord {
     /// A phrase as a reader sees it: quoted strings unquoted, encoded words decoded (whitespace between
     /// two adjacent encoded words dropped, §6.2). An encoded word in an unknown charset stays as written.
     public static func decodePhrase(_ phrase: String) -> String {
-        var words: [(text: String, encoded: Bool)] = []
+        // Words and runs of blanks, in one pass; a display name longer than 2,000 characters is cut.
+        enum Token { case blank, word(String, encoded: Bool) }
+        var tokens: [Token] = []
         var current = ""
         var quoted = false, escaped = false
         func flush() {
             guard !current.isEmpty else { return }
-            if let decoded = decode(current) { words.append((decoded, true)) } else { words.append((current, false)) }
+            if let decoded = decode(current) { tokens.append(.word(decoded, encoded: true)) } else { tokens.append(.word(current, encoded: false)) }
             current = ""
         }
-        for scalar in phrase.unicodeScalars {
+        for scalar in phrase.unicodeScalars.prefix(2000) {
             if escaped { current.unicodeScalars.append(scalar); escaped = false; continue }
             if quoted {
                 if scalar == "\\" { escaped = true } else if scalar == "\"" { quoted = false } else { current.unicodeScalars.append(scalar) }
@@ -21,22 +23,25 @@ public enum EncodedWord {
             }
             switch scalar {
             case "\"": quoted = true
-            case " ", "\t": flush(); words.append((" ", false))
+            case " ", "\t":
+                flush()
+                if case .blank? = tokens.last {} else { tokens.append(.blank) }
             default: current.unicodeScalars.append(scalar)
             }
         }
         flush()
         var out = ""
-        for (index, word) in words.enumerated() {
-            if word.text == " " && !word.encoded {
-                let before = words[..<index].last { !($0.text == " " && !$0.encoded) }
-                let after = words[(index + 1)...].first { !($0.text == " " && !$0.encoded) }
-                if before?.encoded == true && after?.encoded == true { continue }
-                if out.hasSuffix(" ") || out.isEmpty { continue }
+        for (index, token) in tokens.enumerated() {
+            switch token {
+            case .word(let text, _): out += text
+            case .blank:
+                // Blanks between two encoded words are dropped (RFC 2047 §6.2); others become one space.
+                guard index > 0, index + 1 < tokens.count else { continue }
+                if case .word(_, true) = tokens[index - 1], case .word(_, true) = tokens[index + 1] { continue }
+                out += " "
             }
-            out += word.text
         }
-        return out.trimmingWhitespace()
+        return out
     }
 
     /// One encoded word's text, or nil when `word` is not one (or names a charset this does not know).

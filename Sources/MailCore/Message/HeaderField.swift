@@ -7,28 +7,33 @@ public struct HeaderField: Sendable, Equatable {
 
     /// Splits a message into its header fields and where the body starts (after the blank line).
     /// A message without a blank line is all header; its body starts at the end.
-    public static func split(_ message: [UInt8]) -> (fields: [HeaderField], bodyStart: Int) {
+    public static func split(_ message: [UInt8]) -> (fields: [HeaderField], bodyStart: Int) { split(message[...]) }
+
+    /// The same on part of a message, without copying it: the fields' `raw` slices share its storage,
+    /// and `bodyStart` is an index into it.
+    public static func split(_ message: ArraySlice<UInt8>) -> (fields: [HeaderField], bodyStart: Int) {
         var fields: [HeaderField] = []
-        var index = 0
-        while index < message.count {
-            if message[index] == 13, index + 1 < message.count, message[index + 1] == 10 { return (fields, index + 2) }
+        var index = message.startIndex
+        let end = message.endIndex
+        while index < end {
+            if message[index] == 13, index + 1 < end, message[index + 1] == 10 { return (fields, index + 2) }
             if message[index] == 10 { return (fields, index + 1) }
             let start = index
             // A field runs to a line end not followed by a space or tab.
-            while index < message.count {
+            while index < end {
                 if message[index] == 10 {
                     index += 1
-                    if index < message.count, message[index] == 32 || message[index] == 9 { continue }
+                    if index < end, message[index] == 32 || message[index] == 9 { continue }
                     break
                 }
                 index += 1
             }
             let raw = message[start..<index]
             let colon = raw.firstIndex(of: UInt8(ascii: ":")) ?? raw.endIndex
-            let name = String(decoding: message[start..<colon], as: UTF8.self).trimmingWhitespace()
+            let name = String(decoding: message[start..<min(colon, start + 200)], as: UTF8.self).trimmingWhitespace()
             fields.append(HeaderField(name: name, raw: raw))
         }
-        return (fields, message.count)
+        return (fields, end)
     }
 
     /// Whether this is the field `name` (field names compare without regard to case).

@@ -11,26 +11,33 @@ public struct MIMEEntity: Sendable {
     /// For multipart entities, the parts in order; empty otherwise.
     public var parts: [MIMEEntity]
 
-    /// Deeper nesting than this is left unparsed (a message built to exhaust the parser).
+    /// Deeper nesting than this is left unparsed, and a multipart keeps at most `maxParts` parts (a
+    /// message built to exhaust the parser).
     public static let maxDepth = 32
+    public static let maxParts = 500
 
     /// Parses a whole message.
+    /// At most this many entities in one message, all levels together.
+    public static let maxEntities = 1000
+
     public init(message: [UInt8]) {
-        self.init(message, range: 0..<message.count, depth: 0, defaultType: ContentType.textPlain)
+        var budget = Self.maxEntities
+        self.init(message, range: 0..<message.count, depth: 0, defaultType: ContentType.textPlain, budget: &budget)
     }
 
-    init(_ message: [UInt8], range: Range<Int>, depth: Int, defaultType: ContentType) {
-        let (fields, bodyStart) = HeaderField.split(Array(message[range]))
+    init(_ message: [UInt8], range: Range<Int>, depth: Int, defaultType: ContentType, budget: inout Int) {
+        budget -= 1
+        let (fields, bodyStart) = HeaderField.split(message[range])
         self.fields = fields
         self.range = range
-        bodyRange = (range.lowerBound + bodyStart)..<range.upperBound
+        bodyRange = bodyStart..<range.upperBound
         contentType = fields.last { $0.isNamed("Content-Type") }.map { ContentType(parsing: $0.value) } ?? defaultType
         parts = []
-        guard contentType.type == "multipart", depth < Self.maxDepth, let boundary = contentType.parameters["boundary"],
-              !boundary.isEmpty else { return }
+        guard contentType.type == "multipart", depth < Self.maxDepth, budget > 0, let boundary = contentType.parameters["boundary"],
+              !boundary.isEmpty, boundary.utf8.count <= 200 else { return }
         let childDefault = contentType.subtype == "digest" ? ContentType(type: "message", subtype: "rfc822") : ContentType.textPlain
-        parts = Self.partRanges(message, body: bodyRange, boundary: Array(boundary.utf8)).map {
-            MIMEEntity(message, range: $0, depth: depth + 1, defaultType: childDefault)
+        for part in Self.partRanges(message, body: bodyRange, boundary: Array(boundary.utf8)) where budget > 0 {
+            parts.append(MIMEEntity(message, range: part, depth: depth + 1, defaultType: childDefault, budget: &budget))
         }
     }
 
@@ -55,7 +62,7 @@ public struct MIMEEntity: Sendable {
                         if end > start, message[end - 1] == 13 { end -= 1 }
                         ranges.append(start..<max(start, end))
                     }
-                    if closing { return ranges }
+                    if closing || ranges.count >= maxParts { return ranges }
                     partStart = next
                 }
             }

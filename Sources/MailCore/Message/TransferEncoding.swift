@@ -14,6 +14,13 @@ public enum TransferEncoding: Sendable, Equatable {
         }
     }
 
+    /// The decoded bytes, or nil when a base64 body is not valid base64 (a rewrite then leaves it be).
+    public func strictDecode(_ bytes: ArraySlice<UInt8>) -> [UInt8]? {
+        guard self == .base64 else { return decode(bytes) }
+        let text = bytes.filter { $0 != 13 && $0 != 10 && $0 != 32 && $0 != 9 }
+        return Data(base64Encoded: Data(text)).map { [UInt8]($0) }
+    }
+
     public func decode(_ bytes: ArraySlice<UInt8>) -> [UInt8] {
         switch self {
         case .identity: return Array(bytes)

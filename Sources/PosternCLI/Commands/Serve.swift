@@ -115,7 +115,7 @@ struct MailNode {
                                      srs: srs, logger: Logger(label: "postern.smtp"),
                                      limitReached: { userID, limit in await queue.tellLimitReached(userID: userID, limit: limit) })
         inbound = InboundMail(policy: policy, spool: spool, queue: queue, metrics: metrics, failures: FailedDeliveries(pool: pool),
-                              noticeSender: try? EmailAddress(parsing: config.notificationsFrom),
+                              noticeSender: try? EmailAddress(parsing: config.notificationsFrom), secrets: config.srs.secrets,
                               hostname: config.node.hostname,
                               logger: Logger(label: "postern.smtp"))
         var tls: (certificate: String, key: String)?
