@@ -117,9 +117,10 @@ public struct FailedDeliveries: Sendable {
         try await pool.execute("DELETE FROM failed_delivery_messages WHERE failed_delivery_id = ?", [.text(id)])
     }
 
-    /// Drops kept messages past their time.
+    /// Drops kept messages past their time, and hourly message counts of hours long gone.
     public func purgeKeptMessages(at now: Date = Date()) async throws {
         try await pool.execute("DELETE FROM failed_delivery_messages WHERE expires_at <= ?", [.date(now)])
+        try await pool.execute("DELETE FROM user_hourly_messages WHERE hour < ?", [.date(now.addingTimeInterval(-7200))])
     }
 
     public func delete(id: String, userID: String) async throws {

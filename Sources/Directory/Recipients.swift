@@ -66,14 +66,16 @@ public struct Recipients: Sendable {
     }
 
     /// A fresh verification token for a user's recipient that is not verified yet (the old link stops
-    /// working); nil when there is no such recipient or it is verified already.
-    public func renewVerification(id: String, userID: String) async throws -> (Recipient, String)? {
+    /// working); nil when there is no such recipient, it is verified already, or it was changed less
+    /// than `pause` ago (so the route cannot be used to mail a stranger again and again).
+    public func renewVerification(id: String, userID: String, pause: TimeInterval = 60) async throws -> (Recipient, String)? {
         let token = APITokens.generateSecret()
+        let now = Date().atDatabasePrecision
         let result = try await pool.execute(
             """
             UPDATE recipients SET verification_token_hash = ?, updated_at = ?
-            WHERE id = ? AND user_id = ? AND email_verified_at IS NULL
-            """, [.blob(APITokens.hash(token)), .date(Date().atDatabasePrecision), .text(id), .text(userID)])
+            WHERE id = ? AND user_id = ? AND email_verified_at IS NULL AND updated_at <= ?
+            """, [.blob(APITokens.hash(token)), .date(now), .text(id), .text(userID), .date(now.addingTimeInterval(-pause))])
         guard result.affectedRows == 1, let recipient = try await get(id: id, userID: userID) else { return nil }
         return (recipient, token)
     }

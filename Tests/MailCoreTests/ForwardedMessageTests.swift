@@ -186,6 +186,17 @@ import Testing
         #expect(cc == "team: \"spy at evil.example\" <shop+spy=evil.example@relay.test>, shop@relay.test;, empty:;", "\(cc ?? "")")
     }
 
+    @Test func longAndQuotedAddressesStaySafe() {
+        let alias = EmailAddress(localPart: "shop", domain: "relay.test")
+        let many = (0..<60).map { "\"Person Number \($0) With A Long Name\" <p\($0)@example.com>" }.joined(separator: ", ")
+        let message = Array("From: \"a b\"@quoted.example\r\nTo: \(many)\r\n\r\nx\r\n".utf8)
+        let out = ForwardedMessage.rewrite(message, alias: alias, envelopeSender: nil, style: .init())
+        for line in out.split(separator: 10) { #expect(line.count <= 998) }
+        let from = HeaderField.split(out).fields.first { $0.isNamed("From") }?.value
+        #expect(from?.hasSuffix(" <shop@relay.test>") == true && from?.contains("shop+") == false,
+                "no reverse alias for a quoted local part: \(from ?? "")")
+    }
+
     @Test func addressLiteralsAreOnlyAddresses() {
         #expect((try? EmailAddress(parsing: "a@[192.0.2.1]")) != nil)
         #expect((try? EmailAddress(parsing: "a@[IPv6:2001:db8::1]")) != nil)

@@ -49,7 +49,7 @@ struct RecipientRoutes {
             let userID = try context.userID
             guard try await services.recipients.get(id: id!, userID: userID) != nil else { throw APIError.notFound }
             guard let (recipient, token) = try await services.recipients.renewVerification(id: id!, userID: userID) else {
-                throw APIError.validation([("recipient_id", ["The recipient is verified already."])])
+                throw APIError.validation([("recipient_id", ["The recipient is verified already, or was sent a link less than a minute ago."])])
             }
             await sendVerification(to: recipient, token: token)
             return dataResponse(Resources.recipient(recipient))

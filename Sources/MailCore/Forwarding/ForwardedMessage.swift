@@ -28,7 +28,8 @@ public enum ForwardedMessage {
         let author = fields.first { $0.isNamed("From") }.flatMap { AddressList(parsing: $0.value).mailboxes.first }
         let replyTo = fields.first { $0.isNamed("Reply-To") }.flatMap { AddressList(parsing: $0.value).mailboxes.first }
         let sender = author?.address ?? envelopeSender
-        let reverse = (replyTo?.address ?? sender).map { ReverseAlias(alias: alias, destination: $0) }
+        // A quoted local part (`"a b"@x`) cannot sit inside a reverse alias: From is the alias then.
+        let reverse = (replyTo?.address ?? sender).flatMap { $0.localPart.hasPrefix("\"") ? nil : ReverseAlias(alias: alias, destination: $0) }
         let display = sender.flatMap { style.display(name: author?.displayText.map(Self.cleaned), address: $0) }
 
         var newFrom: [UInt8]
@@ -113,10 +114,14 @@ public enum ForwardedMessage {
         return folded(name, items)
     }
 
-    /// The alias itself as written; anyone else as `display <reverse alias>`.
+    /// The alias itself as written; anyone else as `display <reverse alias>` (an address with a quoted
+    /// local part, which a reverse alias cannot hold, as its display only: `"a b at x" <alias>`).
     static func mailboxPieces(_ mailbox: AddressList.Mailbox, alias: EmailAddress) -> [String] {
         let own = ReverseAlias(alias: alias, destination: alias).alias
         if ReverseAlias(alias: mailbox.address, destination: alias).alias == own { return [mailbox.raw] }
+        if mailbox.address.localPart.hasPrefix("\"") {
+            return [AddressList.quoted("\(mailbox.address.localPart.filter { $0 != "\"" }) at \(mailbox.address.domain)"), "<\(alias)>"]
+        }
         let display = mailbox.display ?? AddressList.quoted("\(mailbox.address.localPart) at \(mailbox.address.domain)")
         return [display, "<\(ReverseAlias(alias: alias, destination: mailbox.address))>"]
     }
@@ -130,6 +135,11 @@ public enum ForwardedMessage {
     static func folded(_ name: String, _ groups: [[String]]) -> [UInt8] {
         var out = name + ":"
         var lineLength = out.utf8.count
+        // A piece too long for a line is cut at its blanks (folding white space may stand there, inside
+        // quoted strings too), so no line passes 998 octets unless one word does.
+        let groups = groups.map { group in
+            group.flatMap { piece in piece.utf8.count > 76 ? piece.split(separator: " ").map(String.init) : [piece] }
+        }
         for group in groups {
             let whole = group.joined(separator: " ")
             if lineLength + 1 + whole.utf8.count <= 78 || lineLength <= name.utf8.count + 1 {
