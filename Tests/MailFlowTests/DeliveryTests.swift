@@ -165,19 +165,12 @@ import Testing
 @Suite(.serialized) struct MXDeliveryTests {
     @Test func mailGoesToTheMXOfTheRecipientDomain() async throws {
         // dest.test's MX is mx.dest.test (127.0.0.1); gone.test does not exist.
-        let dnsPort = try FreePort.find()
-        let node = try await MailTestNode(
-            delivery: "first_retry: 1s, max_retry_interval: 2s, max_lifetime: 1h, mx_port: {sink}", relay: false,
-            extra: "dns: { resolver: \"127.0.0.1:\(dnsPort)\" }")
-        defer { node.shutdown() }
-        let dns = try Dnsmasq(port: dnsPort, ["--mx-host=dest.test,mx.dest.test,10", "--host-record=mx.dest.test,127.0.0.1"])
-        defer { dns.stop() }
+        let (node, dns) = try await mxLab(["--mx-host=dest.test,mx.dest.test,10", "--host-record=mx.dest.test,127.0.0.1"])
+        defer { node.shutdown(); dns.stop() }
         try await node.startSink()
         try await node.startServer()
         try await node.createAlias("shop")
-        let (status, output) = try await MailTestNode.run("swaks", [
-            "--server", "127.0.0.1:\(node.smtpPort)", "--from", "bob@sender.test", "--to", "shop@relay.test",
-        ])
+        let (status, output) = try await node.sendMail()
         #expect(status == 0, "\(output)")
         #expect(await node.waitUntil { node.received().count == 1 }, "\(node.log)")
         #expect(node.log.contains("relay=127.0.0.1:\(node.sinkPort)"))
@@ -191,12 +184,31 @@ import Testing
         defer { dns.stop() }
         try await node.startServer()
         try await node.createAlias("shop")
-        let (status, _) = try await MailTestNode.run("swaks", [
-            "--server", "127.0.0.1:\(node.smtpPort)", "--from", "bob@sender.test", "--to", "shop@relay.test",
-        ])
+        let (status, _) = try await node.sendMail()
         #expect(status == 0)
         // alice@dest.test: this DNS server says dest.test does not exist, which is permanent.
         #expect(await node.waitUntil { node.log.contains("5.1.2") }, "\(node.log)")
+    }
+
+    /// A node that finds next hops by MX lookup, against a dnsmasq on loopback serving `records`
+    /// (dnsmasq options); the MX hosts are reached on the sink's port.
+    func mxLab(_ records: [String]) async throws -> (MailTestNode, Dnsmasq) {
+        let dnsPort = try FreePort.find()
+        let node = try await MailTestNode(
+            delivery: "first_retry: 1s, max_retry_interval: 2s, max_lifetime: 1h, mx_port: {sink}", relay: false,
+            extra: "dns: { resolver: \"127.0.0.1:\(dnsPort)\" }")
+        return (node, try Dnsmasq(port: dnsPort, records))
+    }
+
+    /// A running node whose recipients' only MX (127.0.0.3) is `oddmx.py` in `mode`, with the alias
+    /// `shop`; and the folder where oddmx keeps what it takes.
+    func oddMXLab(_ mode: String) async throws -> (MailTestNode, Dnsmasq, Process, String) {
+        let (node, dns) = try await mxLab(["--mx-host=dest.test,mx.dest.test,10", "--host-record=mx.dest.test,127.0.0.3"])
+        let folder = node.folder + "/odd"
+        let oddMX = try await startOddMX(host: "127.0.0.3", port: node.sinkPort, mode: mode, folder: folder)
+        try await node.startServer()
+        try await node.createAlias("shop")
+        return (node, dns, oddMX, folder)
     }
 
     /// Starts `oddmx.py` (a misbehaving next hop) on HOST:PORT; kill it with SIGKILL when done.
@@ -215,22 +227,15 @@ import Testing
 
     @Test func aHostThatRefusesTheSessionIsSkippedForTheNext() async throws {
         // mx1 (127.0.0.2) greets with 554; mx2 (127.0.0.1) is the sink.
-        let dnsPort = try FreePort.find()
-        let node = try await MailTestNode(
-            delivery: "first_retry: 1s, max_retry_interval: 2s, max_lifetime: 1h, mx_port: {sink}", relay: false,
-            extra: "dns: { resolver: \"127.0.0.1:\(dnsPort)\" }")
-        defer { node.shutdown() }
-        let dns = try Dnsmasq(port: dnsPort, ["--mx-host=dest.test,mx1.dest.test,10", "--mx-host=dest.test,mx2.dest.test,20",
+        let (node, dns) = try await mxLab(["--mx-host=dest.test,mx1.dest.test,10", "--mx-host=dest.test,mx2.dest.test,20",
                                               "--host-record=mx1.dest.test,127.0.0.2", "--host-record=mx2.dest.test,127.0.0.1"])
-        defer { dns.stop() }
+        defer { node.shutdown(); dns.stop() }
         let refuser = try await startOddMX(host: "127.0.0.2", port: node.sinkPort, mode: "greet554", folder: node.folder + "/odd")
         defer { kill(refuser.processIdentifier, SIGKILL) }
         try await node.startSink()
         try await node.startServer()
         try await node.createAlias("shop")
-        let (status, output) = try await MailTestNode.run("swaks", [
-            "--server", "127.0.0.1:\(node.smtpPort)", "--from", "bob@sender.test", "--to", "shop@relay.test",
-        ])
+        let (status, output) = try await node.sendMail()
         #expect(status == 0, "\(output)")
         #expect(await node.waitUntil { node.received().count == 1 }, "\(node.log)")
         #expect(node.log.contains("relay=127.0.0.1:\(node.sinkPort)"), "\(node.log)")
@@ -238,21 +243,14 @@ import Testing
     }
 
     @Test func everyHostRefusingForGoodFails() async throws {
-        let dnsPort = try FreePort.find()
-        let node = try await MailTestNode(
-            delivery: "first_retry: 1s, max_retry_interval: 2s, max_lifetime: 1h, mx_port: {sink}", relay: false,
-            extra: "dns: { resolver: \"127.0.0.1:\(dnsPort)\" }")
-        defer { node.shutdown() }
         // dest.test: one host, which refuses EHLO and HELO with 550.
-        let dns = try Dnsmasq(port: dnsPort, ["--mx-host=dest.test,mx.dest.test,10", "--host-record=mx.dest.test,127.0.0.2"])
-        defer { dns.stop() }
+        let (node, dns) = try await mxLab(["--mx-host=dest.test,mx.dest.test,10", "--host-record=mx.dest.test,127.0.0.2"])
+        defer { node.shutdown(); dns.stop() }
         let refuser = try await startOddMX(host: "127.0.0.2", port: node.sinkPort, mode: "ehlo550", folder: node.folder + "/odd2")
         defer { kill(refuser.processIdentifier, SIGKILL) }
         try await node.startServer()
         try await node.createAlias("shop")
-        let (status, output) = try await MailTestNode.run("swaks", [
-            "--server", "127.0.0.1:\(node.smtpPort)", "--from", "bob@sender.test", "--to", "shop@relay.test",
-        ])
+        let (status, output) = try await node.sendMail()
         #expect(status == 0, "\(output)")
         #expect(await node.waitUntil { node.log.contains("failed") && node.log.contains("550 5.7.1 not you") }, "\(node.log)")
         let (code, body) = try await node.api("GET", "/api/v1/failed-deliveries")
@@ -261,21 +259,9 @@ import Testing
     }
 
     @Test func aBrokenTLSHandshakeFallsBackToClearText() async throws {
-        let dnsPort = try FreePort.find()
-        let node = try await MailTestNode(
-            delivery: "first_retry: 1s, max_retry_interval: 2s, max_lifetime: 1h, mx_port: {sink}", relay: false,
-            extra: "dns: { resolver: \"127.0.0.1:\(dnsPort)\" }")
-        defer { node.shutdown() }
-        let dns = try Dnsmasq(port: dnsPort, ["--mx-host=dest.test,mx.dest.test,10", "--host-record=mx.dest.test,127.0.0.3"])
-        defer { dns.stop() }
-        let folder = node.folder + "/odd"
-        let badTLS = try await startOddMX(host: "127.0.0.3", port: node.sinkPort, mode: "badtls", folder: folder)
-        defer { kill(badTLS.processIdentifier, SIGKILL) }
-        try await node.startServer()
-        try await node.createAlias("shop")
-        let (status, output) = try await MailTestNode.run("swaks", [
-            "--server", "127.0.0.1:\(node.smtpPort)", "--from", "bob@sender.test", "--to", "shop@relay.test",
-        ])
+        let (node, dns, oddMX, folder) = try await oddMXLab("badtls")
+        defer { node.shutdown(); dns.stop(); kill(oddMX.processIdentifier, SIGKILL) }
+        let (status, output) = try await node.sendMail()
         #expect(status == 0, "\(output)")
         #expect(await node.waitUntil {
             ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).contains { $0.hasSuffix(".eml") }
@@ -287,23 +273,11 @@ import Testing
     /// A reply nobody asked for (here a 421 after each message, on a connection left open) must not be
     /// taken as the answer to the next command on a pooled connection.
     @Test func anUnaskedReplyRetiresThePooledConnection() async throws {
-        let dnsPort = try FreePort.find()
-        let node = try await MailTestNode(
-            delivery: "first_retry: 1s, max_retry_interval: 2s, max_lifetime: 1h, mx_port: {sink}", relay: false,
-            extra: "dns: { resolver: \"127.0.0.1:\(dnsPort)\" }")
-        defer { node.shutdown() }
-        let dns = try Dnsmasq(port: dnsPort, ["--mx-host=dest.test,mx.dest.test,10", "--host-record=mx.dest.test,127.0.0.3"])
-        defer { dns.stop() }
-        let folder = node.folder + "/odd"
-        let stray = try await startOddMX(host: "127.0.0.3", port: node.sinkPort, mode: "stray", folder: folder)
-        defer { kill(stray.processIdentifier, SIGKILL) }
-        try await node.startServer()
-        try await node.createAlias("shop")
+        let (node, dns, oddMX, folder) = try await oddMXLab("stray")
+        defer { node.shutdown(); dns.stop(); kill(oddMX.processIdentifier, SIGKILL) }
         func count() -> Int { ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix(".eml") }.count }
         for n in 1...3 {
-            let (status, output) = try await MailTestNode.run("swaks", [
-                "--server", "127.0.0.1:\(node.smtpPort)", "--from", "bob@sender.test", "--to", "shop@relay.test",
-            ])
+            let (status, output) = try await node.sendMail()
             #expect(status == 0, "\(output)")
             #expect(await node.waitUntil { count() == n }, "\(node.log)")
             try await Task.sleep(for: .milliseconds(300))

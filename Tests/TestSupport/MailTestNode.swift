@@ -96,6 +96,14 @@ public final class MailTestNode: @unchecked Sendable {
         try mode.write(toFile: sinkFolder + "/mode", atomically: true, encoding: .utf8)
     }
 
+    /// Sends one message into this node with swaks; its exit status and what it printed.
+    @discardableResult
+    public func sendMail(from: String = "bob@sender.test", to: String = "shop@relay.test", _ extra: [String] = []) async throws
+        -> (Int32, String)
+    {
+        try await Self.run("swaks", ["--server", "127.0.0.1:\(smtpPort)", "--from", from, "--to", to] + extra)
+    }
+
     /// Runs `postern ARGS --config` this node's config.
     public func cli(_ arguments: [String]) async throws -> PosternProcess.Outcome {
         try await PosternProcess.run(arguments + ["--config", configPath])

@@ -42,25 +42,39 @@ public struct AddressList: Sendable, Equatable {
         }
     }
 
-    /// Cuts at commas outside quotes, comments, angle brackets and groups.
-    static func splitItems(_ scalars: [Unicode.Scalar]) -> [ArraySlice<Unicode.Scalar>] {
-        var chunks: [ArraySlice<Unicode.Scalar>] = []
-        var start = 0
-        var quoted = false, escaped = false, inAngle = false, inGroup = false
+    /// Tells which characters of a field value are structure, not text: those outside quoted strings,
+    /// comments and escapes.
+    struct Lexer {
+        var quoted = false, escaped = false
         var comment = 0
-        for (index, scalar) in scalars.enumerated() {
-            if escaped { escaped = false; continue }
+
+        /// Takes the next character; true when it is structure.
+        mutating func structural(_ scalar: Unicode.Scalar) -> Bool {
+            if escaped { escaped = false; return false }
             switch scalar {
             case "\\" where quoted || comment > 0: escaped = true
             case "\"" where comment == 0: quoted.toggle()
             case "(" where !quoted: comment += 1
             case ")" where !quoted && comment > 0: comment -= 1
-            case "<" where !quoted && comment == 0: inAngle = true
-            case ">" where !quoted && comment == 0: inAngle = false
-            case ":" where !quoted && comment == 0 && !inAngle: inGroup = true
-            case ";" where !quoted && comment == 0 && !inAngle && inGroup:
-                inGroup = false
-            case "," where !quoted && comment == 0 && !inAngle && !inGroup:
+            default: return !quoted && comment == 0
+            }
+            return false
+        }
+    }
+
+    /// Cuts at commas outside quotes, comments, angle brackets and groups.
+    static func splitItems(_ scalars: [Unicode.Scalar]) -> [ArraySlice<Unicode.Scalar>] {
+        var chunks: [ArraySlice<Unicode.Scalar>] = []
+        var start = 0
+        var lexer = Lexer()
+        var inAngle = false, inGroup = false
+        for (index, scalar) in scalars.enumerated() where lexer.structural(scalar) {
+            switch scalar {
+            case "<": inAngle = true
+            case ">": inAngle = false
+            case ":" where !inAngle: inGroup = true
+            case ";" where !inAngle && inGroup: inGroup = false
+            case "," where !inAngle && !inGroup:
                 chunks.append(scalars[start..<index])
                 start = index + 1
             default: break
@@ -72,18 +86,12 @@ public struct AddressList: Sendable, Equatable {
 
     static func item(_ text: String) -> Item {
         let scalars = Array(text.unicodeScalars)
-        var quoted = false, escaped = false
-        var comment = 0
-        for (index, scalar) in scalars.enumerated() {
-            if escaped { escaped = false; continue }
+        var lexer = Lexer()
+        for (index, scalar) in scalars.enumerated() where lexer.structural(scalar) {
             switch scalar {
-            case "\\" where quoted || comment > 0: escaped = true
-            case "\"" where comment == 0: quoted.toggle()
-            case "(" where !quoted: comment += 1
-            case ")" where !quoted && comment > 0: comment -= 1
-            case ":" where !quoted && comment == 0:
+            case ":":
                 return .other(text)  // a group
-            case "<" where !quoted && comment == 0:
+            case "<":
                 guard let close = scalars[index...].firstIndex(of: ">") else { return .other(text) }
                 var inside = String(String.UnicodeScalarView(scalars[(index + 1)..<close])).trimmingWhitespace()
                 // An obsolete source route (`<@a,@b:user@host>`) is dropped.
@@ -96,11 +104,20 @@ public struct AddressList: Sendable, Equatable {
         }
         // A bare addr-spec, perhaps with a comment holding the name: `bob@example.com (Bob)`.
         var bare = "", name = ""
-        comment = 0
-        escaped = false
+        var comment = 0, escaped = false, quoted = false
         for scalar in scalars {
-            if escaped { escaped = false; if comment > 0 { name.unicodeScalars.append(scalar) }; continue }
-            if scalar == "\\" && comment > 0 { escaped = true; continue }
+            if escaped {
+                escaped = false
+                if comment > 0 { name.unicodeScalars.append(scalar) } else { bare.unicodeScalars.append(scalar) }
+                continue
+            }
+            if scalar == "\\" && (comment > 0 || quoted) {
+                escaped = true
+                if quoted { bare.unicodeScalars.append(scalar) }
+                continue
+            }
+            if comment == 0, scalar == "\"" { quoted.toggle() }
+            if quoted || scalar == "\"" { bare.unicodeScalars.append(scalar); continue }  // a quoted local part keeps its blanks
             if scalar == "(" { comment += 1; if comment == 1 { continue } }
             if scalar == ")" && comment > 0 { comment -= 1; if comment == 0 { continue } }
             if comment > 0 { name.unicodeScalars.append(scalar) } else if scalar != " " && scalar != "\t" { bare.unicodeScalars.append(scalar) }
