@@ -25,7 +25,7 @@ public enum AliasLocalPart {
     /// Names no user may take on a shared domain: they belong to the relay's operators (RFC 2142).
     public static let reserved: Set<String> = [
         "postmaster", "abuse", "hostmaster", "webmaster", "mailer-daemon", "root", "admin", "administrator",
-        "noc", "security", "support", "info", "noreply", "no-reply", "list-unsubscribe",
+        "noc", "security", "support", "info", "noreply", "no-reply", "list-unsubscribe", "postern",
     ]
 
     public enum Problem: Error, Equatable, CustomStringConvertible {

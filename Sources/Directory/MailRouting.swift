@@ -170,6 +170,13 @@ public struct MailRouting: Sendable {
         return rows.count == 1 ? try rows[0].string("email") : nil
     }
 
+    /// The one user who has `email` as a verified recipient; nil when no user or several do.
+    public func ownerUserID(ofRecipient email: String) async throws -> String? {
+        let rows = try await pool.query(
+            "SELECT user_id FROM recipients WHERE email = ? AND email_verified_at IS NOT NULL", [.text(email)])
+        return rows.count == 1 ? try rows[0].string("user_id") : nil
+    }
+
     /// A user's verified default recipient, or nil.
     public func defaultRecipient(userID: String) async throws -> String? {
         try await pool.query(

@@ -316,7 +316,9 @@ public actor DeliveryQueue: Service {
                 let link = settings.deactivation.flatMap { base, secret in
                     message.deliveries[indexes[0]].aliasID.map { DeactivationLink.make(base: base, aliasID: $0, secret: secret) }
                 }
-                let reference = settings.deactivation.map { NodeSignature.bounceReference(alias: key.alias, secret: $0.secret) }
+                let reference = settings.deactivation.map {
+                    NodeSignature.bounceReference(alias: key.alias, bounceAddress: sender, secret: $0.secret)
+                }
                 group.addTask {
                     // Rewriting and signing run here, beside other deliveries, not on the queue's actor.
                     var forwarded = body
@@ -513,12 +515,12 @@ public actor DeliveryQueue: Service {
     private func tellOwner(of failure: FailedDelivery, at now: Date) async {
         guard let from = settings.noticeSender else { return }
         if let last = lastFailureNotice[failure.userID], now.timeIntervalSince(last) < 3600 { return }
+        lastFailureNotice[failure.userID] = now  // before any await: attempts run side by side
         do {
             guard let mailbox = try await routing.defaultRecipient(userID: failure.userID),
                   mailbox.lowercased() != failure.recipientEmail?.lowercased(),
                   let to = try? EmailAddress(parsing: mailbox)
             else { return }
-            lastFailureNotice[failure.userID] = now
             let alias = failure.aliasEmail ?? "one of your aliases"
             try await submit(NoticeMessage(
                 from: from, to: to, subject: "A message to \(alias) could not be delivered",
@@ -547,10 +549,11 @@ public actor DeliveryQueue: Service {
     }
 
     /// SRS0 (or SRS1) of the original sender in `srs.domain`; the null sender stays null. Postern's own
-    /// notices go out from their own sender.
+    /// notices go out from the null sender (RFC 3834): a bounce of one, or an auto-reply to one, must
+    /// not come back to an address someone might own.
     private func envelopeSender(of message: SpooledMessage) -> String {
+        if message.deliveries.allSatisfy({ $0.notice == true }) { return "" }
         guard let text = message.sender, let address = try? EmailAddress(parsing: text) else { return "" }
-        if message.deliveries.allSatisfy({ $0.notice == true }) { return text }
         return srs.forward(address, now: message.receivedAt).description
     }
 

@@ -70,17 +70,18 @@ public final class InboundMail: SMTPServerDelegate {
             logger.info("rejected", metadata: ["client": "\(client)", "reason": "mail_loop", "postern_hops": "\(TraceHeader.posternHops(received))"])
             return .failure(SMTPReply(554, "5.4.6", "Mail forwarding loop: this message passed through Postern too often"))
         }
-        let bounces = envelope.routes.filter { $0.bounceFor != nil }
-        if !bounces.isEmpty {
-            if let refusal = await recordBounce(received, to: bounces, client: client) { return .failure(refusal) }
-            if bounces.count == envelope.routes.count { return .success("bounce") }
-        }
         let id = QueueID.make()
         let now = Date()
         let body = TraceHeader.received(
             helo: envelope.heloName, client: client, host: hostname, tls: envelope.tls, smtpUTF8: envelope.smtpUTF8,
             id: id.text, recipient: envelope.recipients.count == 1 ? envelope.recipients[0].description : nil, at: now)
             + received
+        let bounces = envelope.routes.filter { $0.bounceFor != nil }
+        if !bounces.isEmpty {
+            // With the trace line: an auto-reply passed on counts as a pass through Postern.
+            if let refusal = await recordBounce(body, to: bounces, client: client) { return .failure(refusal) }
+            if bounces.count == envelope.routes.count { return .success("bounce") }
+        }
         var deliveries: [SpooledMessage.Delivery] = []
         var planned = Set<[String]>()  // one copy per alias and mailbox, however often the alias was named
         // Mail from a mailbox to an alias that forwards to that same mailbox is not sent back around.
@@ -118,48 +119,51 @@ public final class InboundMail: SMTPServerDelegate {
         return .success(id.text)
     }
 
-    /// A message to a bounce address: a delivery report becomes a failed delivery for the alias owner
-    /// (the alias is named in the returned header Postern wrote); nothing goes back to the original
-    /// sender, which would reveal the real mailbox. Returns the reply to give instead of 250 when the
-    /// report cannot be recorded now.
+    /// A message to a bounce address: a delivery report becomes failed deliveries for the alias owner;
+    /// nothing goes back to the original sender, which would reveal the real mailbox. Returns the reply
+    /// to give instead of 250 when the report cannot be recorded now.
+    ///
+    /// The alias is believed when the returned header names it with a valid `X-Postern-Reference`, a
+    /// tag bound to this bounce address (so it expires with it). Without one, a failed recipient that
+    /// is the verified mailbox of exactly one user makes the record that user's, with no alias.
     func recordBounce(_ message: [UInt8], to routes: [RecipientRoute], client: String) async -> SMTPReply? {
         guard let report = DeliveryReport(message) else { return await passOnAutoReply(message, client: client) }
         guard !report.failed.isEmpty else {
             logger.info("delivery report without failures; dropped", metadata: ["client": "\(client)"])
             return nil
         }
-        // The alias must be vouched for by the reference this node put beside it: anyone can write a
-        // report to a bounce address, but only a copy Postern sent carries a valid tag.
-        guard let aliasText = report.returned("X-Postern-Alias"),
-              let aliasAddress = try? EmailAddress(parsing: aliasText),
-              let reference = report.returned("X-Postern-Reference"),
-              NodeSignature.verify(reference, for: aliasText.lowercased(), purpose: "bounce", secrets: secrets)
-        else {
-            logger.info("failure report for no alias of ours; dropped", metadata: ["client": "\(client)"])
-            return nil
-        }
+        let bounceAddress = routes.first?.alias.lowercased() ?? ""
         do {
-            guard let alias = try await policy.routing.alias(email: RecipientPolicy.lookupAddress(aliasAddress)) else {
-                logger.info("failure report for an alias that is gone; dropped", metadata: ["alias": "\(aliasText)"])
-                return nil
+            var alias: AliasRouting?
+            if let aliasText = report.returned("X-Postern-Alias"), let reference = report.returned("X-Postern-Reference"),
+               NodeSignature.verify(reference, for: NodeSignature.bounceValue(alias: aliasText, bounceAddress: bounceAddress),
+                                    purpose: "bounce", secrets: secrets),
+               let address = try? EmailAddress(parsing: aliasText) {
+                alias = try await policy.routing.alias(email: RecipientPolicy.lookupAddress(address))
             }
             let now = Date()
+            var recorded = 0
             for recipient in report.failed.prefix(10) {
-                let recipientID = try await policy.routing.recipientID(userID: alias.userID, email: recipient.address)
+                var owner = alias?.userID
+                if owner == nil { owner = try await policy.routing.ownerUserID(ofRecipient: recipient.address) }
+                guard let userID = owner else { continue }
+                let recipientID = try await policy.routing.recipientID(userID: userID, email: recipient.address)
                 let record = FailedDelivery(
-                    id: Identifier.make(), userID: alias.userID, recipientID: recipientID, recipientEmail: recipient.address,
-                    aliasID: alias.aliasID, aliasEmail: alias.email, bounceType: recipient.bounceType.rawValue,
+                    id: Identifier.make(), userID: userID, recipientID: recipientID, recipientEmail: recipient.address,
+                    aliasID: alias?.aliasID, aliasEmail: alias?.email, bounceType: recipient.bounceType.rawValue,
                     remoteMTA: (recipient.remoteMTA ?? report.reportingMTA).map { String($0.prefix(255)) },
                     sender: routes.first?.bounceFor.map { String($0.prefix(254)) }, emailType: "F",
                     status: String(recipient.status.prefix(16)), code: recipient.diagnostic.map { String($0.prefix(2000)) },
                     attemptedAt: now, createdAt: now, updatedAt: now)
                 try await failures.record(record)
                 metrics.failed()
+                recorded += 1
                 logger.info("bounce recorded", metadata: [
-                    "alias": "\(alias.email)", "to": "\(recipient.address)", "status": "\(recipient.status)",
+                    "alias": "\(alias?.email ?? "unknown")", "to": "\(recipient.address)", "status": "\(recipient.status)",
                     "type": "\(recipient.bounceType.rawValue)",
                 ])
             }
+            if recorded == 0 { logger.info("failure report for no alias or mailbox of ours; dropped", metadata: ["client": "\(client)"]) }
             return nil
         } catch {
             logger.warning("could not record a bounce", metadata: ["error": "\(error)"])
@@ -167,14 +171,24 @@ public final class InboundMail: SMTPServerDelegate {
         }
     }
 
+    /// Auto-replies passed on per owner mailbox and hour, at most (per node).
+    static let autoRepliesPerHour = 10
+    private let passedOn = Mutex<[String: (hour: Date, count: Int)]>([:])
+
     /// Mail to a bounce address that is no report: an out-of-office reply or a challenge from the mailbox
     /// a message was forwarded to. It goes to that mailbox's owner (their default recipient), never on
-    /// to the original sender, who would learn the real address from it.
+    /// to the original sender, who would learn the real address from it. Only what says it is an
+    /// automatic reply (RFC 3834 `Auto-Submitted`, or the common `X-Autoreply`) is passed on, ten an
+    /// hour per owner at most; the rest is dropped.
     func passOnAutoReply(_ message: [UInt8], client: String) async -> SMTPReply? {
-        let author = HeaderField.split(message).fields.first { $0.isNamed("From") }
-            .flatMap { AddressList(parsing: $0.value).mailboxes.first }
-        guard let author, let sender = noticeSender else {
-            logger.info("mail to a bounce address from no known mailbox; dropped", metadata: ["client": "\(client)"])
+        let fields = HeaderField.split(message).fields
+        let automatic = fields.contains { field in
+            (field.isNamed("Auto-Submitted") && !field.value.lowercased().hasPrefix("no"))
+                || field.isNamed("X-Autoreply") || field.isNamed("X-Autorespond")
+        }
+        let author = fields.first { $0.isNamed("From") }.flatMap { AddressList(parsing: $0.value).mailboxes.first }
+        guard automatic, let author, let sender = noticeSender else {
+            logger.info("mail to a bounce address that is no automatic reply; dropped", metadata: ["client": "\(client)"])
             return nil
         }
         do {
@@ -183,6 +197,18 @@ public final class InboundMail: SMTPServerDelegate {
             else {
                 logger.info("mail to a bounce address from no known mailbox; dropped",
                             metadata: ["client": "\(client)", "from": "\(author.address)"])
+                return nil
+            }
+            let hour = MailRouting.hour(of: Date())
+            let allowed = passedOn.withLock { counts -> Bool in
+                var entry = counts[mailbox] ?? (hour, 0)
+                if entry.hour != hour { entry = (hour, 0) }
+                entry.count += 1
+                counts[mailbox] = entry
+                return entry.count <= Self.autoRepliesPerHour
+            }
+            guard allowed else {
+                logger.info("too many auto-replies this hour; dropped", metadata: ["to": "\(mailbox)"])
                 return nil
             }
             try await queue.submit(message, from: sender, to: to, what: "auto-reply from \(author.address)")

@@ -170,6 +170,9 @@ import Testing
         #expect(list.mailboxes.first?.displayText == "Smith, John")
         #expect(list.items[1] == .other("team: a@x.example, b@y.example;"))
         #expect(list.items[3] == .other("broken"))
+        let literal = AddressList(parsing: "bob@[IPv6:2001:db8::1], carol@x.example (Carol \"C\" Jones), \"a b\"@q.example")
+        #expect(literal.mailboxes.map(\.address.description) == ["bob@[IPv6:2001:db8::1]", "carol@x.example", "\"a b\"@q.example"],
+                "a literal's colons start no group; a quote in a comment is text")
     }
 
     @Test(.timeLimit(.minutes(1))) func hostileDisplayNamesAreCheap() {

@@ -22,7 +22,7 @@ import FoundationNetworking
         let recipientID = try #require((json["data"] as? [String: Any])?["id"] as? String)
         #expect(await node.waitUntil { node.received().count == 1 }, "\(node.log)")
         let (envelope, message) = try #require(node.received().first)
-        #expect(envelope["mail_from"] as? String == "hello@relay.test", "sent from notifications.from, not SRS")
+        #expect(envelope["mail_from"] as? String == "<>", "the null sender: nothing bounces back to an address someone may own")
         #expect(envelope["rcpt_tos"] as? [String] == ["carol@dest.test"])
         #expect(message.contains("\r\nFrom: Postern <hello@relay.test>\r\n"))
         #expect(message.contains("\r\nAuto-Submitted: auto-generated\r\n"))
@@ -72,6 +72,8 @@ import FoundationNetworking
         #expect(await node.waitUntil { node.received().count == 2 })
         let links = node.received().compactMap { $0.message.split(separator: "\r\n").first { $0.hasPrefix("http://") } }
         #expect(links.count == 2 && links[0] != links[1], "a new token each time")
-        #expect(node.received().allSatisfy { ($0.envelope["mail_from"] as? String) == "postern@relay.test" }, "the default sender")
+        #expect(node.received().allSatisfy { $0.message.contains("From: Postern <postern@relay.test>\r\n") }, "the default sender")
+        let (taken, _) = try await node.api("POST", "/api/v1/aliases", body: ["domain": "relay.test", "format": "custom", "local_part": "postern"])
+        #expect(taken == 422, "nobody can own the notices' sender address")
     }
 }

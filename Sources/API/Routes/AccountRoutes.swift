@@ -61,8 +61,9 @@ struct AccountRoutes {
             }
             do {
                 try await resend(failure, kept.sender, kept.message)
-                // Sent again once: should it fail again, that failure keeps its own copy.
-                try await services.failedDeliveries.dropKeptMessage(of: failure.id)
+                // Sent again once: should it fail again, that failure keeps its own copy. The message is
+                // queued by now, so failing to drop the copy must not report a failure.
+                try? await services.failedDeliveries.dropKeptMessage(of: failure.id)
             } catch {
                 services.logger.warning("resend failed", metadata: ["error": "\(error)"])
                 throw APIError(.serviceUnavailable, "The message could not be queued again; try later.")

@@ -38,9 +38,14 @@ public enum NodeSignature {
         }
     }
 
-    /// The tag in `X-Postern-Reference` of a forwarded copy: a bounce that returns it proves which
-    /// alias it is about.
-    public static func bounceReference(alias: String, secret: String) -> String {
-        tag(alias.lowercased(), purpose: "bounce", secret: secret)
+    /// The tag in `X-Postern-Reference` of a forwarded copy: a bounce that returns it to the same bounce
+    /// address (the copy's SRS envelope sender) proves which alias it is about. Bound to that address,
+    /// it expires with it.
+    public static func bounceReference(alias: String, bounceAddress: String, secret: String) -> String {
+        tag(bounceValue(alias: alias, bounceAddress: bounceAddress), purpose: "bounce", secret: secret)
+    }
+
+    public static func bounceValue(alias: String, bounceAddress: String) -> String {
+        alias.lowercased() + " " + bounceAddress.lowercased()
     }
 }

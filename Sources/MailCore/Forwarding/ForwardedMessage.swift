@@ -28,8 +28,9 @@ public enum ForwardedMessage {
         let author = fields.first { $0.isNamed("From") }.flatMap { AddressList(parsing: $0.value).mailboxes.first }
         let replyTo = fields.first { $0.isNamed("Reply-To") }.flatMap { AddressList(parsing: $0.value).mailboxes.first }
         let sender = author?.address ?? envelopeSender
-        // A quoted local part (`"a b"@x`) cannot sit inside a reverse alias: From is the alias then.
-        let reverse = (replyTo?.address ?? sender).flatMap { $0.localPart.hasPrefix("\"") ? nil : ReverseAlias(alias: alias, destination: $0) }
+        // A quoted local part (`"a b"@x`) or an address literal cannot sit inside a reverse alias: From
+        // is the alias then.
+        let reverse = (replyTo?.address ?? sender).flatMap { Self.fitsReverseAlias($0) ? ReverseAlias(alias: alias, destination: $0) : nil }
         let display = sender.flatMap { style.display(name: author?.displayText.map(Self.cleaned), address: $0) }
 
         var newFrom: [UInt8]
@@ -119,11 +120,15 @@ public enum ForwardedMessage {
     static func mailboxPieces(_ mailbox: AddressList.Mailbox, alias: EmailAddress) -> [String] {
         let own = ReverseAlias(alias: alias, destination: alias).alias
         if ReverseAlias(alias: mailbox.address, destination: alias).alias == own { return [mailbox.raw] }
-        if mailbox.address.localPart.hasPrefix("\"") {
+        if !fitsReverseAlias(mailbox.address) {
             return [AddressList.quoted("\(mailbox.address.localPart.filter { $0 != "\"" }) at \(mailbox.address.domain)"), "<\(alias)>"]
         }
         let display = mailbox.display ?? AddressList.quoted("\(mailbox.address.localPart) at \(mailbox.address.domain)")
         return [display, "<\(ReverseAlias(alias: alias, destination: mailbox.address))>"]
+    }
+
+    static func fitsReverseAlias(_ address: EmailAddress) -> Bool {
+        !address.localPart.hasPrefix("\"") && !address.domain.hasPrefix("[")
     }
 
     static func mailboxText(_ mailbox: AddressList.Mailbox, alias: EmailAddress) -> String {

@@ -45,17 +45,20 @@ public struct AddressList: Sendable, Equatable {
     /// Tells which characters of a field value are structure, not text: those outside quoted strings,
     /// comments and escapes.
     struct Lexer {
-        var quoted = false, escaped = false
+        var quoted = false, escaped = false, literal = false
         var comment = 0
 
-        /// Takes the next character; true when it is structure.
+        /// Takes the next character; true when it is structure. Address literals (`[IPv6:…]`) are
+        /// text too: their colons start no group.
         mutating func structural(_ scalar: Unicode.Scalar) -> Bool {
             if escaped { escaped = false; return false }
+            if literal { if scalar == "]" { literal = false }; return false }
             switch scalar {
             case "\\" where quoted || comment > 0: escaped = true
             case "\"" where comment == 0: quoted.toggle()
             case "(" where !quoted: comment += 1
             case ")" where !quoted && comment > 0: comment -= 1
+            case "[" where !quoted && comment == 0: literal = true
             default: return !quoted && comment == 0
             }
             return false
@@ -117,7 +120,7 @@ public struct AddressList: Sendable, Equatable {
                 continue
             }
             if comment == 0, scalar == "\"" { quoted.toggle() }
-            if quoted || scalar == "\"" { bare.unicodeScalars.append(scalar); continue }  // a quoted local part keeps its blanks
+            if comment == 0, quoted || scalar == "\"" { bare.unicodeScalars.append(scalar); continue }  // a quoted local part keeps its blanks
             if scalar == "(" { comment += 1; if comment == 1 { continue } }
             if scalar == ")" && comment > 0 { comment -= 1; if comment == 0 { continue } }
             if comment > 0 { name.unicodeScalars.append(scalar) } else if scalar != " " && scalar != "\t" { bare.unicodeScalars.append(scalar) }

@@ -113,7 +113,8 @@ struct MailNode {
         let queue = self.queue
         let policy = RecipientPolicy(routing: routing, sharedDomains: config.domains.shared, rootDomain: config.domains.root,
                                      srs: srs, logger: Logger(label: "postern.smtp"),
-                                     limitReached: { userID, limit in await queue.tellLimitReached(userID: userID, limit: limit) })
+                                     // Not awaited: queueing a notice (a lookup, an fsync) must not delay the RCPT reply.
+                                     limitReached: { userID, limit in Task { await queue.tellLimitReached(userID: userID, limit: limit) } })
         inbound = InboundMail(policy: policy, spool: spool, queue: queue, metrics: metrics, failures: FailedDeliveries(pool: pool),
                               noticeSender: try? EmailAddress(parsing: config.notificationsFrom), secrets: config.srs.secrets,
                               hostname: config.node.hostname,
