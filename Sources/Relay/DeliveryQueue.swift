@@ -45,7 +45,7 @@ public actor DeliveryQueue: Service {
         }
     }
 
-    private struct Entry {
+    struct Entry {
         var message: SpooledMessage
         /// Kept in memory between acceptance and the first attempt; read from the spool after that.
         var body: [UInt8]?
@@ -62,7 +62,7 @@ public actor DeliveryQueue: Service {
     let metrics: NodeMetrics
     let logger: Logger
     let connections = SMTPConnectionPool()
-    private var entries: [QueueID: Entry] = [:]
+    var entries: [QueueID: Entry] = [:]
     /// Queued files that could not be read (an I/O error, not damage): tried again every second.
     private var unreadable: Set<QueueID> = []
     /// Forwards counted but not yet written: alias id → (owner, messages, bytes, last time). Written
@@ -73,10 +73,8 @@ public actor DeliveryQueue: Service {
     private struct AcceptKey: Hashable { var userID: String; var hour: Date }
     private var running = 0
     private var stopping = false
-    /// When each user was last told of a failed delivery, or of a limit: at most one notice of each
-    /// kind an hour per user and node.
-    private var lastFailureNotice: [String: Date] = [:]
-    private var lastLimitNotice: [String: Date] = [:]
+    /// When each user was last sent each kind of notice (`DeliveryQueue+Notices`).
+    var lastNotice: [String: Date] = [:]
 
     public init(settings: Settings, spool: Spool, srs: SRSRewriter, resolver: any NextHopResolver,
                 failures: FailedDeliveries, routing: MailRouting, metrics: NodeMetrics, logger: Logger) {
@@ -174,90 +172,9 @@ public actor DeliveryQueue: Service {
         startDue()
     }
 
-    /// Queues a failed delivery's kept message again, for the same mailbox and alias, presented as the
-    /// alias owner wants it now (`POST /api/v1/failed-deliveries/{id}/resend`).
-    public func resend(_ failure: FailedDelivery, sender: String?, message body: [UInt8]) async throws {
-        guard let recipient = failure.recipientEmail, let aliasEmail = failure.aliasEmail else {
-            throw ResendProblem("this failed delivery names no recipient or alias")
-        }
-        let style = try await routing.alias(email: aliasEmail)?.style
-        let message = SpooledMessage(
-            id: QueueID.make(), receivedAt: Date(), clientAddress: "api", heloName: "resend", sender: sender, smtpUTF8: true,
-            deliveries: [.init(recipient: recipient, alias: aliasEmail, aliasID: failure.aliasID, userID: failure.userID,
-                               recipientID: failure.recipientID, style: style)])
-        try await spool.store(message, body: body)
-        logger.info("resend queued", metadata: ["queue_id": "\(message.id)", "to": "\(recipient)", "alias": "\(aliasEmail)"])
-        enqueue(message, body: body)
-    }
-
-    /// Queues a message Postern wrote itself; it is signed for its sender's domain and sent as written.
-    public func submit(_ notice: NoticeMessage) async throws {
-        try await submit(notice.bytes(), from: notice.from, to: notice.to, what: notice.subject)
-    }
-
-    /// Queues `body` as it is, from `from` (envelope and DKIM domain), to one mailbox.
-    public func submit(_ body: [UInt8], from: EmailAddress, to: EmailAddress, what: String) async throws {
-        let message = SpooledMessage(
-            id: QueueID.make(), receivedAt: Date(), clientAddress: "local", heloName: "postern", sender: from.description,
-            smtpUTF8: !to.description.allSatisfy(\.isASCII),
-            deliveries: [.init(recipient: to.description, alias: from.description, aliasID: nil, userID: nil,
-                               recipientID: nil, notice: true)])
-        try await spool.store(message, body: body)
-        logger.info("notice queued", metadata: ["queue_id": "\(message.id)", "to": "\(to)", "what": "\(what)"])
-        enqueue(message, body: body)
-    }
-
-    public struct ResendProblem: Error, CustomStringConvertible {
-        public var description: String
-        init(_ description: String) { self.description = description }
-    }
-
-    // MARK: - Administration (`postern queue`)
-
-    public struct Summary: Sendable {
-        public var id: QueueID
-        public var sender: String?
-        public var recipients: [String]
-        public var attempts: Int
-        public var nextAttemptAt: Date
-        public var lastProblem: String?
-    }
-
-    public func summaries() -> [Summary] {
-        entries.values.sorted { $0.message.id < $1.message.id }.map { entry in
-            Summary(id: entry.message.id, sender: entry.message.sender,
-                    recipients: entry.message.deliveries.indices.filter { !entry.progress.finished.contains($0) }
-                        .map { entry.message.deliveries[$0].recipient },
-                    attempts: entry.progress.attempts, nextAttemptAt: entry.progress.nextAttemptAt,
-                    lastProblem: entry.progress.lastProblem)
-        }
-    }
-
-    /// Makes every deferred message due now.
-    public func flush() {
-        for id in entries.keys { entries[id]?.progress.nextAttemptAt = Date() }
-        startDue()
-    }
-
-    public var depth: Int { entries.count }
-
-    /// `postern queue` works on the spool directly: it asks for a flush with a request file, and
-    /// deletes a message by removing its file. The node notices both here.
-    private func followAdministration() {
-        if spool.takeFlushRequest() {
-            logger.info("queue flush requested")
-            flush()
-        }
-        for (id, entry) in entries where !entry.inFlight && !spool.contains(id) {
-            entries[id] = nil
-            logger.info("deleted by the administrator", metadata: ["queue_id": "\(id)"])
-        }
-        metrics.setQueueDepth(entries.count)
-    }
-
     // MARK: - Attempts
 
-    private func startDue() {
+    func startDue() {
         guard !stopping else { return }
         let now = Date()
         for (id, entry) in entries where running < settings.concurrency {
@@ -479,62 +396,7 @@ public actor DeliveryQueue: Service {
         } catch {
             logger.error("could not record a failed delivery", metadata: ["queue_id": "\(message.id)", "error": "\(error)"])
         }
-        await tellOwner(of: record, at: now)
-    }
-
-    /// Mails a user whose mail is being refused for a limit (once an hour per limit at most).
-    public func tellLimitReached(userID: String, limit: RecipientPolicy.Reason) async {
-        guard let from = settings.noticeSender else { return }
-        let key = userID + " " + limit.rawValue
-        let now = Date()
-        if let last = lastLimitNotice[key], now.timeIntervalSince(last) < 3600 { return }
-        lastLimitNotice[key] = now
-        let (subject, text): (String, String)
-        switch limit {
-        case .over_rate:
-            (subject, text) = ("Your aliases have had too many messages this hour",
-                               "Mail to your aliases is refused for now (senders are asked to try again later): the\nmessages-per-hour limit of your account is reached. It clears at the next hour.")
-        case .over_bandwidth:
-            (subject, text) = ("Your monthly forwarding bandwidth is used up",
-                               "Mail to your aliases is refused until next month: your account has forwarded as\nmany bytes this month as its limit allows.")
-        default:
-            (subject, text) = ("Too many new aliases this hour",
-                               "Mail to new addresses under your usernames or domains is refused for now: the\nlimit of aliases created per hour is reached. Existing aliases still work.")
-        }
-        do {
-            guard let mailbox = try await routing.defaultRecipient(userID: userID), let to = try? EmailAddress(parsing: mailbox)
-            else { return }
-            try await submit(NoticeMessage(from: from, to: to, subject: subject, text: text))
-        } catch {
-            logger.warning("could not queue a limit notice", metadata: ["error": "\(error)"])
-        }
-    }
-
-    /// Mails the owner's default recipient that a copy failed, unless that mailbox is the one that
-    /// failed, or the owner was told within the hour.
-    private func tellOwner(of failure: FailedDelivery, at now: Date) async {
-        guard let from = settings.noticeSender else { return }
-        if let last = lastFailureNotice[failure.userID], now.timeIntervalSince(last) < 3600 { return }
-        lastFailureNotice[failure.userID] = now  // before any await: attempts run side by side
-        do {
-            guard let mailbox = try await routing.defaultRecipient(userID: failure.userID),
-                  mailbox.lowercased() != failure.recipientEmail?.lowercased(),
-                  let to = try? EmailAddress(parsing: mailbox)
-            else { return }
-            let alias = failure.aliasEmail ?? "one of your aliases"
-            try await submit(NoticeMessage(
-                from: from, to: to, subject: "A message to \(alias) could not be delivered",
-                text: """
-                    Postern could not deliver a message to \(failure.recipientEmail ?? "your mailbox").
-                    It was sent to your alias \(alias)\(failure.sender.map { " by \($0)" } ?? "").
-                    The receiving server said: \(failure.code ?? "nothing")
-
-                    The message is kept for 7 days. It is listed under failed deliveries
-                    (id \(failure.id)), from where it can be sent again.
-                    """))
-        } catch {
-            logger.warning("could not queue a failure notice", metadata: ["error": "\(error)"])
-        }
+        await tellOwner(of: record)
     }
 
     static func domain(of address: String) -> String {

@@ -65,9 +65,10 @@ public final class InboundMail: SMTPServerDelegate {
                                                "from": "\(envelope.sender?.description ?? "<>")"])
             return .failure(SMTPReply(554, "5.4.6", "Too many hops: mail forwarding loop"))
         }
-        if TraceHeader.posternHops(received) >= TraceHeader.maxPosternHops {
+        let posternHops = TraceHeader.posternHops(received)
+        if posternHops >= TraceHeader.maxPosternHops {
             metrics.rejected(.mail_loop)
-            logger.info("rejected", metadata: ["client": "\(client)", "reason": "mail_loop", "postern_hops": "\(TraceHeader.posternHops(received))"])
+            logger.info("rejected", metadata: ["client": "\(client)", "reason": "mail_loop", "postern_hops": "\(posternHops)"])
             return .failure(SMTPReply(554, "5.4.6", "Mail forwarding loop: this message passed through Postern too often"))
         }
         let id = QueueID.make()

@@ -48,12 +48,7 @@ import Testing
         try await node.createAlias("shop")
         _ = try await send(node)
         #expect(await node.waitUntil { node.log.contains("failed") }, "\(node.log)")
-        var records: [[String: Any]] = []
-        for _ in 0..<50 {
-            records = (try await node.api("GET", "/api/v1/failed-deliveries").1["data"] as? [[String: Any]]) ?? []
-            if !records.isEmpty { break }
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        let records = try await node.failedDeliveries()
         let record = try #require(records.first)
         #expect((record["code"] as? String)?.contains("550 5.1.1") == true, "\(record)")
         #expect(record["alias_id"] as? String != nil)
@@ -136,11 +131,7 @@ import Testing
         try await node.startServer()
         try await node.createAlias("shop")
         _ = try await send(node, subject: "second chance")
-        var failures: [[String: Any]] = []
-        for _ in 0..<100 where failures.isEmpty {
-            failures = (try await node.api("GET", "/api/v1/failed-deliveries").1["data"] as? [[String: Any]]) ?? []
-            if failures.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
-        }
+        let failures = try await node.failedDeliveries()
         let id = try #require(failures.first?["id"] as? String, "\(node.log)")
         #expect(node.received().isEmpty)
 

@@ -355,11 +355,7 @@ import Testing
             "--server", "127.0.0.1:\(node.smtpPort)", "--from", "<>", "--to", srs, "--data", "@" + dsn,
         ])
         #expect(status == 0, "\(output)")
-        var failures: [[String: Any]] = []
-        for _ in 0..<50 where failures.isEmpty {
-            failures = (try await node.api("GET", "/api/v1/failed-deliveries").1["data"] as? [[String: Any]]) ?? []
-            if failures.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
-        }
+        let failures = try await node.failedDeliveries()
         let failure = try #require(failures.first, "\(node.log)")
         #expect(failures.count == 1)
         #expect(failure["alias_email"] as? String == "shop@relay.test")
@@ -386,11 +382,7 @@ import Testing
             "--server", "127.0.0.1:\(node.smtpPort)", "--from", "<>", "--to", srs, "--data", "@" + forgedDSN,
         ])
         #expect(forgedSent == 0)
-        var after: [[String: Any]] = []
-        for _ in 0..<50 where after.count < 2 {
-            after = (try await node.api("GET", "/api/v1/failed-deliveries").1["data"] as? [[String: Any]]) ?? []
-            if after.count < 2 { try await Task.sleep(for: .milliseconds(100)) }
-        }
+        let after = try await node.failedDeliveries(atLeast: 2)
         #expect(after.count == 2)
         #expect(after.filter { $0["alias_email"] is NSNull || $0["alias_email"] == nil }.count == 1, "\(after)")
         #expect(after.allSatisfy { $0["recipient_email"] as? String == "alice@dest.test" })

@@ -7,7 +7,10 @@ import Storage
 /// A real `postern serve` for mail tests: its own database, spool and config, one user `alice` whose
 /// default recipient is `alice@dest.test`, and an aiosmtpd sink (Tests/tools/sink.py) as its relay host.
 public final class MailTestNode: @unchecked Sendable {
-    // @unchecked: the mutable `server` is only touched by the one test that owns the node, in sequence.
+    // @unchecked, and safe as used: the only mutable state is `server` and `sink` (Foundation `Process`,
+    // not Sendable). Each node belongs to one test function, which starts, stops and reads them in
+    // sequence; the closures it hands to other threads (`waitUntil`, `offPool`) read only the `let`
+    // properties and the files on disk, never these two.
     public let configPath: String
     public let folder: String
     public let smtpPort: UInt16
@@ -15,7 +18,7 @@ public final class MailTestNode: @unchecked Sendable {
     public let sinkPort: UInt16
     public let sinkFolder: String
     public let database: DatabaseURL
-    public private(set) var token = ""
+    public let token: String
     private var server: Process?
     private var sink: Process?
     public var logPath: String { folder + "/serve.log" }
@@ -94,6 +97,17 @@ public final class MailTestNode: @unchecked Sendable {
     public func setSinkMode(_ mode: String) throws {
         try FileManager.default.createDirectory(atPath: sinkFolder, withIntermediateDirectories: true)
         try mode.write(toFile: sinkFolder + "/mode", atomically: true, encoding: .utf8)
+    }
+
+    /// `GET /api/v1/failed-deliveries`, asked again every 100 ms until it lists at least `count`
+    /// records or `seconds` pass (failures are written a moment after the log line).
+    public func failedDeliveries(atLeast count: Int = 1, seconds: Double = 10) async throws -> [[String: Any]] {
+        let end = Date().addingTimeInterval(seconds)
+        while true {
+            let records = (try await api("GET", "/api/v1/failed-deliveries").1["data"] as? [[String: Any]]) ?? []
+            if records.count >= count || Date() >= end { return records }
+            try await Task.sleep(for: .milliseconds(100))
+        }
     }
 
     /// Sends one message into this node with swaks; its exit status and what it printed.

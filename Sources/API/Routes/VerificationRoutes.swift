@@ -8,7 +8,7 @@ struct VerificationRoutes {
 
     func register(_ router: Router<APIRequestContext>) {
         router.get("verify/:token") { _, _ in
-            DeactivationRoutes.page(.ok, """
+            HTMLPage.response(.ok, """
                 Confirm this address as a recipient of forwarded mail?
                 <form method="post"><button type="submit">Confirm</button></form>
                 """)
@@ -16,9 +16,9 @@ struct VerificationRoutes {
         router.post("verify/:token") { _, context in
             let token = try context.parameters.require("token")
             guard token.count <= 128, try await recipients.verify(token: token) else {
-                return DeactivationRoutes.page(.notFound, "This link is not valid, or it was used already.")
+                return HTMLPage.response(.notFound, "This link is not valid, or it was used already.")
             }
-            return DeactivationRoutes.page(.ok, "The address is confirmed: mail for your aliases is forwarded to it now.")
+            return HTMLPage.response(.ok, "The address is confirmed: mail for your aliases is forwarded to it now.")
         }
     }
 }

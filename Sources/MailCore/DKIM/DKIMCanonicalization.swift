@@ -1,10 +1,5 @@
 /// DKIM's "relaxed" canonicalization (RFC 6376 §3.4.2 and §3.4.4) and the header fields of a message.
 public enum DKIMCanonicalization {
-    public typealias Field = HeaderField
-
-    /// Splits a message into its header fields and where the body starts (after the blank line).
-    public static func split(_ message: [UInt8]) -> (fields: [Field], bodyStart: Int) { HeaderField.split(message) }
-
     /// `name:value` lower-cased name, unfolded, runs of whitespace as one space, none around the colon
     /// or at the end, then CR LF.
     public static func relaxedHeader(_ raw: ArraySlice<UInt8>, withLineEnd: Bool = true) -> [UInt8] {

@@ -22,7 +22,7 @@ public struct DKIMSigner: Sendable {
 
     /// The `DKIM-Signature:` field (ending in CR LF) to put on top of `message`.
     public func signatureField(for message: [UInt8], at date: Date = Date()) throws(DKIMKey.Failure) -> [UInt8] {
-        let (fields, bodyStart) = DKIMCanonicalization.split(message)
+        let (fields, bodyStart) = HeaderField.split(message)
         let bodyHash = Data(SHA256.hash(data: DKIMCanonicalization.relaxedBody(message[bodyStart...]))).base64EncodedString()
 
         // Each name in h= takes the last instance not yet used, from the bottom up (§5.4.2).
