@@ -66,6 +66,14 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]),
+        // Mail authentication: SPF (RFC 7208), DKIM verification (RFC 6376), DMARC (RFC 7489) with a
+        // shipped public-suffix list, over a TTL cache of `dns.resolver`'s answers.
+        .target(
+            name: "MailAuth",
+            dependencies: [
+                "DNS", "DNSResolver", "MailCore", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ]),
         // DNS messages (MX, A, AAAA, TXT) for next-hop lookup and, later, SPF/DKIM/DMARC. Pure: no I/O.
         .target(name: "DNS"),
         // The YAML configuration of a node, with environment overrides and validation.
@@ -115,6 +123,7 @@ let package = Package(
         .testTarget(name: "PosternConfigTests", dependencies: ["PosternConfig"]),
         .testTarget(name: "SMTPCoreTests", dependencies: ["SMTPCore", "MailCore"]),
         .testTarget(name: "DNSTests", dependencies: ["DNS"]),
+        .testTarget(name: "MailAuthTests", dependencies: ["MailAuth", "DNS", "MailCore", "TestSupport", "Yams"]),
         .testTarget(name: "DNSResolverTests", dependencies: ["DNSResolver", "DNS", "TestSupport"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(name: "DirectoryTests", dependencies: ["Directory", "Storage", "TestSupport"]),

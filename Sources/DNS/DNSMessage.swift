@@ -1,17 +1,18 @@
 /// DNS messages on the wire (RFC 1035 §4), as far as a mail relay needs them: a query for one name and
-/// type, and answers holding MX, A, AAAA, TXT and CNAME records. Pure: no I/O.
+/// type, and answers holding MX, A, AAAA, TXT, PTR and CNAME records. Pure: no I/O.
 ///
 /// Decoding never trusts the input: every length is checked, compression pointers may only point
 /// backwards and at most 64 of them are followed, so a hostile or truncated answer is an error,
 /// never a crash or a loop.
 public enum DNSRecordType: UInt16, Sendable {
-    case a = 1, cname = 5, mx = 15, txt = 16, aaaa = 28
+    case a = 1, cname = 5, ptr = 12, mx = 15, txt = 16, aaaa = 28
 }
 
 public enum DNSRecord: Sendable, Hashable {
     case a([UInt8])
     case aaaa([UInt8])
     case cname(String)
+    case ptr(String)
     case mx(preference: UInt16, exchange: String)
     case txt([String])
     /// A type this decoder does not read.
@@ -99,6 +100,8 @@ public enum DNSMessage {
                 record = .aaaa(Array(bytes[reader.offset..<end]))
             case .cname?:
                 record = .cname(try reader.name())
+            case .ptr?:
+                record = .ptr(try reader.name())
             case .mx?:
                 let preference = try reader.u16()
                 record = .mx(preference: preference, exchange: try reader.name())

@@ -15,7 +15,7 @@ public final class Dnsmasq: Sendable {
         pidFile = NSTemporaryDirectory() + "postern-dnsmasq-\(port).pid"
         let (status, output) = try MailTestNode.runBlocking(try ThrowawayMariaDB.locate("dnsmasq"), [
             "--no-resolv", "--no-hosts", "--no-poll", "--listen-address=127.0.0.1", "--bind-interfaces", "--port=\(port)",
-            "--local=/test/", "--user=root", "--pid-file=\(pidFile)",
+            "--local=/test/", "--local-ttl=300", "--user=root", "--pid-file=\(pidFile)",
         ] + options)
         guard status == 0 else { throw ThrowawayMariaDB.Missing(description: "dnsmasq did not start: \(output)") }
     }

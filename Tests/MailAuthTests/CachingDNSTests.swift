@@ -1,0 +1,35 @@
+import DNS
+import Synchronization
+import DNSResolver
+import Foundation
+import MailAuth
+import TestSupport
+import Testing
+
+/// The TTL cache in front of `dns.resolver`, against a real dnsmasq.
+@Suite struct CachingDNSTests {
+    @Test func answersAreKeptForTheirTTLAndFailuresAreNot() async throws {
+        let port = try FreePort.find()
+        let dns = try Dnsmasq(port: port, ["--txt-record=kept.test,v=spf1 -all", "--host-record=host.kept.test,192.0.2.7",
+                                           "--ptr-record=7.2.0.192.in-addr.arpa,host.kept.test"])
+        let clock = TestClock()
+        let cache = CachingDNS(resolver: DNSResolver(host: "127.0.0.1", port: Int(port)), now: { clock.now })
+        #expect(await cache.lookup("kept.test", .txt).texts == ["v=spf1 -all"])
+        #expect(await cache.lookup("host.kept.test", .a) == .found([.a([192, 0, 2, 7])]))
+        #expect(await cache.lookup("7.2.0.192.in-addr.arpa", .ptr) == .found([.ptr("host.kept.test")]))
+        #expect(await cache.lookup("missing.kept.test", .txt) == .noSuchName)
+        #expect(await cache.lookup("kept.test", .mx) == .found([]), "the name exists without MX")
+        dns.stop()
+        // With the server gone, what was asked is still known until it expires; a new question fails.
+        #expect(await cache.lookup("kept.test", .txt).texts == ["v=spf1 -all"])
+        #expect(await cache.lookup("other.kept.test", .txt).records == nil)
+        clock.advance(by: 3601)
+        #expect(await cache.lookup("kept.test", .txt).records == nil, "expired after its TTL")
+    }
+}
+
+final class TestClock: Sendable {
+    private let state = Mutex(Date())
+    var now: Date { state.withLock { $0 } }
+    func advance(by seconds: TimeInterval) { state.withLock { $0.addTimeInterval(seconds) } }
+}
