@@ -1,4 +1,5 @@
-/// DKIM's "relaxed" canonicalization (RFC 6376 §3.4.2 and §3.4.4) and the header fields of a message.
+/// DKIM's canonicalizations (RFC 6376 §3.4): "relaxed" (§3.4.2, §3.4.4), which the signer uses, and "simple"
+/// (§3.4.1, §3.4.3), which a verifier meets too.
 public enum DKIMCanonicalization {
     /// `name:value` lower-cased name, unfolded, runs of whitespace as one space, none around the colon
     /// or at the end, then CR LF.
@@ -65,6 +66,29 @@ public enum DKIMCanonicalization {
         }
         if !line.isEmpty { endLine() }
         return out
+    }
+}
+
+extension DKIMCanonicalization {
+    /// A header field as it is: the raw bytes, with or without its final CR LF.
+    public static func simpleHeader(_ raw: ArraySlice<UInt8>, withLineEnd: Bool = true) -> [UInt8] {
+        var out = Array(raw)
+        if !withLineEnd {
+            if out.last == 10 { out.removeLast() }
+            if out.last == 13 { out.removeLast() }
+        } else if out.last != 10 {
+            out += [13, 10]
+        }
+        return out
+    }
+
+    /// The body unchanged but for the empty lines at its end, and one CR LF when it is empty or does
+    /// not end in one.
+    public static func simpleBody(_ body: ArraySlice<UInt8>) -> [UInt8] {
+        var end = body.endIndex
+        // Drop trailing CR LF pairs, then give one back: a body ending in a line end keeps exactly one.
+        while end - body.startIndex >= 2, body[end - 2] == 13, body[end - 1] == 10 { end -= 2 }
+        return Array(body[body.startIndex..<end]) + [13, 10]
     }
 }
 
