@@ -18,6 +18,21 @@ import Testing
     }
 }
 
+@Suite struct DKIMSimpleCanonicalizationTests {
+    /// RFC 6376 §3.4.5's example, "simple": fields as they are, the body without its trailing empty lines.
+    @Test func simpleAsInTheRFC() {
+        let message = Array("A: X\r\nB : Y\t\r\n\tZ  \r\n\r\n C \r\nD \t E\r\n\r\n\r\n".utf8)
+        let (fields, bodyStart) = HeaderField.split(message)
+        #expect(fields.flatMap { DKIMCanonicalization.simpleHeader($0.raw) } == Array("A: X\r\nB : Y\t\r\n\tZ  \r\n".utf8))
+        #expect(DKIMCanonicalization.simpleHeader(fields[1].raw, withLineEnd: false) == Array("B : Y\t\r\n\tZ  ".utf8))
+        #expect(DKIMCanonicalization.simpleBody(message[bodyStart...]) == Array(" C \r\nD \t E\r\n".utf8))
+        // An empty body is one line end (§3.4.3), and a body without a final line end gets one.
+        #expect(DKIMCanonicalization.simpleBody([][...]) == [13, 10])
+        #expect(DKIMCanonicalization.simpleBody(Array("\r\n\r\n".utf8)[...]) == [13, 10])
+        #expect(DKIMCanonicalization.simpleBody(Array("x".utf8)[...]) == Array("x\r\n".utf8))
+    }
+}
+
 /// Signatures checked by dkimpy, an independent verifier, given the public key as DNS would publish it.
 @Suite struct DKIMSigningTests {
     static let message = """
