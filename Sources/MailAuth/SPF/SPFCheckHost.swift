@@ -1,9 +1,20 @@
 /// `check_host()` itself (RFC 7208 §4): find the record, run its directives left to right, then
 /// `redirect=`; `exp=` for a fail.
 extension SPFEvaluator {
+    /// check_host() for the identity the client gave (§4.3): a name that cannot be a mail domain,
+    /// like an address literal, has no SPF record.
+    func evaluateIdentity(domain: String, _ context: SPFContext) async -> SPFOutcome {
+        guard let name = SPFDomainName.checked(domain), SPFDomainName.isMailDomain(name) else {
+            return SPFOutcome(result: .none, reason: "\(domain) is not a domain name")
+        }
+        var budget = SPFBudget()
+        return await evaluate(domain: name, context, &budget)
+    }
+
+    /// check_host() for `domain`, also for includes and redirects, which share `budget`.
     func evaluate(domain: String, _ context: SPFContext, _ budget: inout SPFBudget) async -> SPFOutcome {
         // §4.3: a malformed or single-label domain has no SPF record.
-        guard let domain = SPFDomainName.checked(domain), SPFDomainName.isHostName(domain) else {
+        guard let domain = SPFDomainName.checked(domain), domain.contains(".") else {
             return SPFOutcome(result: .none, reason: "\(domain) is not a domain name")
         }
         let record: SPFRecord

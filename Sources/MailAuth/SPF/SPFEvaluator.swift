@@ -16,8 +16,7 @@ public struct SPFEvaluator: Sendable {
     /// Checks the MAIL FROM identity, or `postmaster@HELO` when the reverse path is empty (§2.4).
     public func check(ip: IPAddress, helo: String, mailFrom: String) async -> SPFVerdict {
         let sender = SPFSender(mailFrom.isEmpty ? "postmaster@" + helo : mailFrom)
-        var budget = SPFBudget()
-        let outcome = await evaluate(domain: sender.domain, SPFContext(ip: ip, sender: sender, helo: helo), &budget)
+        let outcome = await evaluateIdentity(domain: sender.domain, SPFContext(ip: ip, sender: sender, helo: helo))
         return SPFVerdict(result: outcome.result, domain: sender.domain.lowercased(), reason: outcome.reason)
     }
 
@@ -26,8 +25,7 @@ public struct SPFEvaluator: Sendable {
     public func checkHost(ip: IPAddress, domain: String, sender: String, helo: String) async
         -> (result: SPFResult, explanation: String?)
     {
-        var budget = SPFBudget()
-        let outcome = await evaluate(domain: domain, SPFContext(ip: ip, sender: SPFSender(sender), helo: helo), &budget)
+        let outcome = await evaluateIdentity(domain: domain, SPFContext(ip: ip, sender: SPFSender(sender), helo: helo))
         return (outcome.result, outcome.explanation)
     }
 }

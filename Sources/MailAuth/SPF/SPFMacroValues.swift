@@ -43,9 +43,10 @@ enum SPFDomainName {
         return String(name)
     }
 
-    /// Whether `name` (already `checked`) can name a mail domain (§4.3): at least two labels, none
-    /// with characters other than letters, digits, "-" and "_" (so no address literal).
-    static func isHostName(_ name: String) -> Bool {
+    /// Whether `name` (already `checked`) can be the domain of a MAIL FROM or HELO identity (§4.3):
+    /// at least two labels, none with characters other than letters, digits, "-" and "_" (so no
+    /// address literal). Names made by macros are only held to `checked`.
+    static func isMailDomain(_ name: String) -> Bool {
         let labels = name.split(separator: ".")
         return labels.count >= 2 && labels.allSatisfy { label in
             label.allSatisfy { !$0.isASCII || $0.isASCIIAlphanumeric || $0 == "-" || $0 == "_" }

@@ -17,7 +17,9 @@ extension SPFEvaluator {
             return ip.isIn(network, prefixLength: length)
         case .include(let spec):
             // §5.2: only a pass matches; an error or a missing record there is an error here.
-            guard let target = await targetName(spec, domain: domain, context) else { return false }
+            guard let target = await targetName(spec, domain: domain, context) else {
+                throw .permerror("the include of \(domain) is not a domain name")
+            }
             let outcome = await evaluate(domain: target, context, &budget)
             switch outcome.result {
             case .pass: return true
