@@ -130,23 +130,23 @@ struct SPFRecord: Sendable, Equatable {
             guard argument.isEmpty else { throw SPFSyntaxError("ptr takes no prefix length: \(term)") }
             mechanism = .ptr(try target.map { (text) throws(SPFSyntaxError) in try domainSpec(text) })
         case "ip4", "ip6":
-            // The whole argument is the network: the CIDR split above stops at the first "/".
+            // The network is all after ":", whatever splitCIDR made of it.
             guard rest[nameEnd...].first == ":" else { throw SPFSyntaxError("\(name) needs a network: \(term)") }
-            let network = rest[rest.index(after: nameEnd)...]
-            let slash = network.firstIndex(of: "/") ?? network.endIndex
-            let maximum = name == "ip4" ? 32 : 128
-            let length = network[slash...].isEmpty ? maximum : try prefixLength(network[network.index(after: slash)...], maximum)
-            if name == "ip4" {
-                guard let bytes = IPAddress.parseIPv4(network[..<slash]) else { throw SPFSyntaxError("a bad ip4: \(term)") }
-                mechanism = .ip4(.v4(bytes), prefixLength: length)
-            } else {
-                guard let bytes = IPAddress.parseIPv6(network[..<slash]) else { throw SPFSyntaxError("a bad ip6: \(term)") }
-                mechanism = .ip6(.v6(bytes), prefixLength: length)
-            }
+            mechanism = try network(ipv4: name == "ip4", rest[rest.index(after: nameEnd)...])
         default:
             throw SPFSyntaxError("unknown mechanism \(name)")
         }
         return Directive(qualifier: qualifier, mechanism: mechanism, text: String(term))
+    }
+
+    /// `ip4-network [ ip4-cidr-length ]`, or the same for IPv6.
+    private static func network(ipv4: Bool, _ text: Substring) throws(SPFSyntaxError) -> Mechanism {
+        let slash = text.firstIndex(of: "/") ?? text.endIndex
+        let maximum = ipv4 ? 32 : 128
+        let length = slash == text.endIndex ? maximum : try prefixLength(text[text.index(after: slash)...], maximum)
+        let address = ipv4 ? IPAddress.parseIPv4(text[..<slash]) : IPAddress.parseIPv6(text[..<slash])
+        guard let bytes = address else { throw SPFSyntaxError("not an \(ipv4 ? "IPv4" : "IPv6") network: \(text)") }
+        return ipv4 ? .ip4(.v4(bytes), prefixLength: length) : .ip6(.v6(bytes), prefixLength: length)
     }
 
     /// Splits "domain/24//64" into the domain-spec and the prefix lengths at its end; a "/" elsewhere
