@@ -41,7 +41,8 @@ public enum IPAddress: Sendable, Hashable, CustomStringConvertible {
 
     /// Whether the first `prefixLength` bits equal those of `network` (of the same family).
     public func isIn(_ network: IPAddress, prefixLength: Int) -> Bool {
-        guard isIPv4 == network.isIPv4, (0...bitCount).contains(prefixLength) else { return false }
+        guard isIPv4 == network.isIPv4, bytes.count == network.bytes.count, (0...bitCount).contains(prefixLength)
+        else { return false }
         let mine = bytes, theirs = network.bytes
         var remaining = prefixLength
         for index in mine.indices where remaining > 0 {
