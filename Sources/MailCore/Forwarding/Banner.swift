@@ -29,20 +29,22 @@ public struct Banner: Sendable, Equatable {
         return asciiOnly ? String(text.unicodeScalars.map { $0.isASCII ? Character($0) : "?" }) : text
     }
 
-    public func html(asciiOnly: Bool) -> String {
-        func escaped(_ text: String) -> String {
-            var out = ""
-            for scalar in text.unicodeScalars {
-                switch scalar {
-                case "&": out += "&amp;"
-                case "<": out += "&lt;"
-                case ">": out += "&gt;"
-                case "\"": out += "&quot;"
-                default: out += asciiOnly && !scalar.isASCII ? "&#\(scalar.value);" : String(scalar)
-                }
+    static func escapedHTML(_ text: String, asciiOnly: Bool) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            default: out += asciiOnly && !scalar.isASCII ? "&#\(scalar.value);" : String(scalar)
             }
-            return out
         }
+        return out
+    }
+
+    public func html(asciiOnly: Bool) -> String {
+        func escaped(_ text: String) -> String { Self.escapedHTML(text, asciiOnly: asciiOnly) }
         var text = "This message was sent to <b>\(escaped(alias))</b>\r\n"
         if let sender { text += "from <b>\(escaped(sender))</b>, " }
         text += "and forwarded by Postern.\r\n"
@@ -50,40 +52,31 @@ public struct Banner: Sendable, Equatable {
         return "<div style=\"padding:8px;border:1px solid #ccc;color:#555\">\r\n\(text)</div>"
     }
 
-    /// The message with the banner in its text and HTML bodies.
+    /// The message with the banner in its first text and first HTML body.
     public func insert(into message: [UInt8]) -> [UInt8] {
-        let root = MIMEEntity(message: message)
-        var targets: [MIMEEntity] = []
-        var plainFound = false, htmlFound = false
-        func visit(_ entity: MIMEEntity) {
-            let type = entity.contentType
-            if type.type == "multipart" {
-                if type.subtype == "signed" || type.subtype == "encrypted" { return }
-                entity.parts.forEach(visit)
-                return
-            }
-            guard type.type == "text", type.subtype == "plain" || type.subtype == "html" else { return }
-            if let disposition = entity.field("Content-Disposition")?.value.lowercased(), disposition.hasPrefix("attachment") { return }
-            if type.subtype == "plain", !plainFound { plainFound = true; targets.append(entity) }
-            if type.subtype == "html", !htmlFound { htmlFound = true; targets.append(entity) }
+        let parts = InlineText.parts(of: message)
+        let targets = [parts.first { $0.contentType.subtype == "plain" }, parts.first { $0.contentType.subtype == "html" }]
+        // Non-ASCII in the banner only where the part can carry it (UTF-8 text, not 7bit-only).
+        return InlineText.rewrite(message, parts: targets.compactMap { $0 }) { part, body in
+            part.isHTML ? insertHTML(Array(html(asciiOnly: part.asciiOnly).utf8), into: body)
+                : insertPlain(Array(plainText(asciiOnly: part.asciiOnly).utf8), into: body)
         }
-        visit(root)
-        var out = message
-        // From the last part to the first, so the ranges of the others stay right.
-        for entity in targets.sorted(by: { $0.bodyRange.lowerBound > $1.bodyRange.lowerBound }) {
-            let encoding = TransferEncoding(entity.field("Content-Transfer-Encoding")?.value)
-            let charset = entity.contentType.parameters["charset"]?.lowercased() ?? "us-ascii"
-            let utf8 = charset == "utf-8" || charset == "utf8"
-            // Non-ASCII in the banner only where the part can carry it (UTF-8 text, not 7bit-only).
-            let transferSeven = entity.field("Content-Transfer-Encoding")?.value.lowercased().trimmingWhitespace() ?? "7bit"
-            let asciiOnly = !utf8 || (encoding == .identity && transferSeven == "7bit")
-            guard let decoded = encoding.strictDecode(message[entity.bodyRange]) else { continue }
-            let changed = entity.contentType.subtype == "html"
-                ? insertHTML(Array(html(asciiOnly: asciiOnly).utf8), into: decoded)
-                : insertPlain(Array(plainText(asciiOnly: asciiOnly).utf8), into: decoded)
-            out.replaceSubrange(entity.bodyRange, with: encoding.encode(changed))
+    }
+
+    /// `message` with a warning at the top of its first text and first HTML body: it failed DMARC
+    /// where the author's domain asks for failing mail to be quarantined or rejected.
+    public static func warn(_ message: [UInt8], authorDomain: String?) -> [UInt8] {
+        let domain = authorDomain.map { " (\($0))" } ?? ""
+        let text = "[DMARC FAIL] This message failed DMARC. The domain it claims to come from\(domain) asks for such mail to be refused: it may be forged."
+        let top = Banner(location: .top, alias: "", sender: nil, deactivateLink: nil)
+        let parts = InlineText.parts(of: message)
+        let targets = [parts.first { $0.contentType.subtype == "plain" }, parts.first { $0.contentType.subtype == "html" }]
+        return InlineText.rewrite(message, parts: targets.compactMap { $0 }) { part, body in
+            let line = part.asciiOnly ? String(text.unicodeScalars.map { $0.isASCII ? Character($0) : "?" }) : text
+            return part.isHTML
+                ? top.insertHTML(Array("<p style=\"color:#b00000\"><b>\(escapedHTML(line, asciiOnly: part.asciiOnly))</b></p>\r\n".utf8), into: body)
+                : top.insertPlain(Array(line.utf8), into: body)
         }
-        return out
     }
 
     func insertPlain(_ banner: [UInt8], into body: [UInt8]) -> [UInt8] {

@@ -44,6 +44,7 @@ public enum ForwardedMessage {
 
         var out: [UInt8] = []
         out.reserveCapacity(message.count + 512)
+        var markedSubject = false
         for field in fields {
             let name = field.name.lowercased()
             if droppedFields.contains(name) || name.hasPrefix("x-postern-") { continue }
@@ -54,26 +55,35 @@ public enum ForwardedMessage {
                 newReplyTo = []
             case "reply-to":
                 continue
+            case "subject" where style.dmarcWarning == .subject && !markedSubject:
+                let colon = field.raw.firstIndex(of: UInt8(ascii: ":")).map { $0 + 1 } ?? field.raw.endIndex
+                out += Array("Subject: \(Self.dmarcMark)".utf8)
+                out += field.raw[colon...].first == 32 ? Array(field.raw[colon...]) : [32] + field.raw[colon...]
+                markedSubject = true
             case "to", "cc":
-                out += addressField(field.name, AddressList(parsing: field.value), alias: alias)
+                out += addressField(field.name, AddressList(parsing: field.value)) { mailboxPieces($0, alias: alias) }
             default:
                 out += field.raw
             }
         }
         out += newFrom + newReplyTo
+        if style.dmarcWarning == .subject && !markedSubject { out += Array("Subject: \(Self.dmarcMark)\r\n".utf8) }
         if let sender { out += Array("X-Postern-Original-Sender: \(sender)\r\n".utf8) }
         out += Array("X-Postern-Alias: \(alias)\r\n".utf8)
         if let reference { out += Array("X-Postern-Reference: \(reference)\r\n".utf8) }
         out += [13, 10]
         out += message[bodyStart...]
-        switch style.banner {
-        case .off: return out
-        case .top, .bottom:
+        if style.banner != .off {
             let banner = Banner(location: style.banner == .top ? .top : .bottom, alias: alias.description,
                                 sender: sender?.description, deactivateLink: deactivateLink)
-            return banner.insert(into: out)
+            out = banner.insert(into: out)
         }
+        if style.dmarcWarning == .banner { out = Banner.warn(out, authorDomain: author?.address.domain) }
+        return out
     }
+
+    /// What marks the subject of a message that failed its author's enforced DMARC policy.
+    static let dmarcMark = "[DMARC FAIL]"
 
     /// A display name without control characters, trimmed to a sensible length.
     static func cleaned(_ text: String) -> String {
@@ -92,10 +102,10 @@ public enum ForwardedMessage {
         return folded(name, pieces.map { [$0] })
     }
 
-    /// To or Cc with every mailbox but the alias turned into a reverse alias, inside groups too.
-    /// Anything that is not readable as an address is left out: a mail client might still read it,
-    /// and a reply-all would then bypass the alias.
-    static func addressField(_ name: String, _ list: AddressList, alias: EmailAddress) -> [UInt8] {
+    /// To or Cc with every mailbox written anew by `write` (as pieces to fold between), inside groups
+    /// too. Anything that is not readable as an address is left out: a mail client might still read
+    /// it, and a reply-all would then bypass the alias.
+    static func addressField(_ name: String, _ list: AddressList, _ write: (AddressList.Mailbox) -> [String]) -> [UInt8] {
         var items: [[String]] = []
         for item in list.items {
             switch item {
@@ -105,10 +115,10 @@ public enum ForwardedMessage {
                 let label = String(raw[..<colon]).trimmingWhitespace()
                 var members = raw[raw.index(after: colon)...]
                 if let semicolon = members.lastIndex(of: ";") { members = members[..<semicolon] }
-                let inner = AddressList(parsing: String(members)).mailboxes.map { mailboxText($0, alias: alias) }
+                let inner = AddressList(parsing: String(members)).mailboxes.map { write($0).joined(separator: " ") }
                 items.append(inner.isEmpty ? ["\(label):;"] : ["\(label):", inner.joined(separator: ", ") + ";"])
             case .mailbox(let mailbox):
-                items.append(mailboxPieces(mailbox, alias: alias))
+                items.append(write(mailbox))
             }
         }
         for index in items.indices.dropLast() { items[index][items[index].count - 1] += "," }
@@ -129,10 +139,6 @@ public enum ForwardedMessage {
 
     static func fitsReverseAlias(_ address: EmailAddress) -> Bool {
         !address.localPart.hasPrefix("\"") && !address.domain.hasPrefix("[")
-    }
-
-    static func mailboxText(_ mailbox: AddressList.Mailbox, alias: EmailAddress) -> String {
-        mailboxPieces(mailbox, alias: alias).joined(separator: " ")
     }
 
     /// `Name: ` and the pieces, each group of pieces kept together where it fits, lines folded before a

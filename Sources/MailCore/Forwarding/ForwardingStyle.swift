@@ -20,12 +20,26 @@ public struct ForwardingStyle: Codable, Sendable, Hashable {
         case top, bottom, off
     }
 
+    /// How a message that failed DMARC, where its author's domain asks for quarantine or reject, is
+    /// marked (users.dmarc_fail_warning).
+    public enum DMARCWarning: String, Codable, Sendable, CaseIterable {
+        /// `[DMARC FAIL]` before the subject.
+        case subject
+        /// A warning at the top of the text.
+        case banner
+    }
+
     public var fromDisplay: FromDisplay
     /// `From: alias` and `Reply-To: reverse alias`, instead of the reverse alias in `From`.
     public var useReplyTo: Bool
     public var banner: BannerLocation
+    /// Set on a queued copy only when its message failed an enforced DMARC policy and the owner
+    /// wants it marked; nil otherwise (and in files written before it existed).
+    public var dmarcWarning: DMARCWarning?
 
-    public init(fromDisplay: FromDisplay = .nameAndAddress, useReplyTo: Bool = false, banner: BannerLocation = .off) {
+    public init(fromDisplay: FromDisplay = .nameAndAddress, useReplyTo: Bool = false, banner: BannerLocation = .off,
+                dmarcWarning: DMARCWarning? = nil) {
+        self.dmarcWarning = dmarcWarning
         self.fromDisplay = fromDisplay
         self.useReplyTo = useReplyTo
         self.banner = banner
