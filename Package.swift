@@ -61,7 +61,7 @@ let package = Package(
         .target(
             name: "Relay",
             dependencies: [
-                "Directory", "MailCore", "SMTPCore", "SMTPClient", "SMTPServer", "Spool", "DNS", "DNSResolver", "Storage",
+                "Directory", "MailAuth", "MailCore", "SMTPCore", "SMTPClient", "SMTPServer", "Spool", "DNS", "DNSResolver", "Storage",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -95,7 +95,7 @@ let package = Package(
         .target(
             name: "API",
             dependencies: [
-                "Directory", "Storage", "MailCore", "PosternConfig", "OpenPGP",
+                "Directory", "Storage", "MailCore", "MailAuth", "DNSResolver", "PosternConfig", "OpenPGP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]),
@@ -105,8 +105,8 @@ let package = Package(
         .executableTarget(
             name: "PosternCLI",
             dependencies: [
-                "PosternConfig", "Storage", "Directory", "OpenPGP", "MailCore", "API", "Relay", "SMTPServer", "SMTPCore",
-                "SMTPClient", "Spool",
+                "PosternConfig", "Storage", "Directory", "OpenPGP", "MailCore", "MailAuth", "API", "Relay", "SMTPServer", "SMTPCore",
+                "SMTPClient", "Spool", "DNSResolver",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

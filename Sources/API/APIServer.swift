@@ -1,3 +1,5 @@
+import DNSResolver
+import MailAuth
 import Directory
 import Foundation
 import HTTPTypes
@@ -28,6 +30,12 @@ struct APIServices: Sendable {
     /// `notifications.from` and `api.public_url`, for that mail and its links.
     let notificationsFrom: EmailAddress?
     let publicURL: String
+    /// The DNS checks of custom domains, and what they compare with: the relay's MX host names and
+    /// the DKIM key mail is signed with (`dkim.keys_dir`, the domain's own key or the root domain's).
+    let domainCheck: CustomDomainCheck
+    let mxHosts: [String]
+    let dkimSelector: String
+    let dkimKeysDirectory: String
     let logger: Logger
 
     init(pool: ConnectionPool, config: NodeConfig, logger: Logger, resend: MessageResender? = nil, notify: NoticeSender? = nil) {
@@ -46,7 +54,22 @@ struct APIServices: Sendable {
         rootDomain = config.domains.root
         sharedDomains = config.domains.shared
         defaultBandwidthLimit = config.limits.bandwidthPerMonth
+        domainCheck = CustomDomainCheck(
+            dns: CachingDNS(resolver: DNSResolver(host: config.dnsResolver.host, port: Int(config.dnsResolver.port))),
+            hostname: config.node.hostname)
+        mxHosts = config.domains.mxHosts
+        dkimSelector = config.dkim.selector
+        dkimKeysDirectory = config.dkim.keysDirectory
         self.logger = logger
+    }
+
+    /// The DKIM key record mail from `domain` is signed with: its own key, else the root domain's.
+    func dkimRecord(for domain: String) -> String? {
+        for owner in [domain, rootDomain] {
+            let path = "\(dkimKeysDirectory)/\(owner)/\(dkimSelector).pem"
+            if let pem = try? String(contentsOfFile: path, encoding: .utf8), let key = try? DKIMKey(pem: pem) { return key.dnsRecord }
+        }
+        return nil
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import MailCore
 import Storage
 
 /// What `account-details` shows of an account: settings and totals.
@@ -10,6 +11,8 @@ public struct AccountDetails: Sendable {
     public var username: String
     public var fromName: String?
     public var bannerLocation: String
+    /// How forwarded mail failing an enforced DMARC policy is marked: subject, banner or off.
+    public var dmarcFailWarning: String
     public var bandwidth: UInt64
     public var bandwidthLimit: UInt64
     public var defaultUsernameID: String?
@@ -37,7 +40,7 @@ extension Accounts {
     public func details(userID: String, defaultBandwidthLimit: Int = 0) async throws -> AccountDetails? {
         let rows = try await pool.query(
             """
-            SELECT u.id, n.username, u.default_username_id, u.from_name, u.banner_location,
+            SELECT u.id, n.username, u.default_username_id, u.from_name, u.banner_location, u.dmarc_fail_warning,
                 IF(u.bandwidth_month <=> ?, u.bandwidth, 0) AS bandwidth, CAST(COALESCE(u.bandwidth_limit, ?) AS SIGNED) AS bandwidth_limit,
                 u.default_recipient_id, u.default_alias_domain, u.default_alias_format, u.created_at, u.updated_at,
                 (SELECT COUNT(*) FROM usernames x WHERE x.user_id = u.id) AS username_count,
@@ -66,7 +69,7 @@ extension Accounts {
         return AccountDetails(
             id: try row.string("id"), username: try row.optionalString("username") ?? "",
             fromName: try row.optionalString("from_name"), bannerLocation: try row.string("banner_location"),
-            bandwidth: UInt64(try count("bandwidth")), bandwidthLimit: UInt64(try count("bandwidth_limit")),
+            dmarcFailWarning: try row.string("dmarc_fail_warning"), bandwidth: UInt64(try count("bandwidth")), bandwidthLimit: UInt64(try count("bandwidth_limit")),
             defaultUsernameID: try row.optionalString("default_username_id"),
             defaultRecipientID: try row.optionalString("default_recipient_id"),
             defaultAliasDomain: try row.optionalString("default_alias_domain"),
@@ -77,5 +80,13 @@ extension Accounts {
             totalAliases: try count("total"), totalActiveAliases: try count("active"),
             totalInactiveAliases: try count("inactive"), totalDeletedAliases: try count("deleted"),
             createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"))
+    }
+}
+
+extension Accounts {
+    /// Sets how forwarded mail failing an enforced DMARC policy is marked (`ForwardingStyle.DMARCWarning`).
+    public func setDMARCFailWarning(_ value: ForwardingStyle.DMARCWarning?, userID: String) async throws {
+        try await pool.execute("UPDATE users SET dmarc_fail_warning = ?, updated_at = ? WHERE id = ?",
+                               [.text(value?.rawValue ?? "off"), .date(Date().atDatabasePrecision), .text(userID)])
     }
 }

@@ -1,8 +1,9 @@
 import Foundation
 import Storage
 
-/// A user's own domain. Aliases may be created on it once it is verified (TXT) and its MX points at
-/// the relay; the checks themselves arrive with the mail-authentication work.
+/// A user's own domain. Mail is taken for it once the user proved they own it (a TXT record holding
+/// `verificationRecord`); the MX and sending checks tell them whether mail reaches the relay and
+/// whether mail sent from it passes SPF, DKIM and DMARC.
 public struct CustomDomain: Sendable, Equatable {
     public var id: String
     public var userID: String
@@ -10,6 +11,8 @@ public struct CustomDomain: Sendable, Equatable {
     public var description: String?
     public var fromName: String?
     public var defaultRecipientID: String?
+    /// The random part of the TXT record that proves ownership.
+    public var verificationToken: String?
     public var active: Bool
     public var catchAll: Bool
     public var verifiedAt: Date?
@@ -18,6 +21,9 @@ public struct CustomDomain: Sendable, Equatable {
     public var aliasesCount: Int
     public var createdAt: Date
     public var updatedAt: Date
+
+    /// What the user publishes as a TXT record at the domain.
+    public var verificationRecord: String? { verificationToken.map { "postern-verify=" + $0 } }
 }
 
 public enum CustomDomainFlag: String, Sendable { case active, catchAll = "catch_all" }
@@ -28,7 +34,7 @@ public struct CustomDomains: Sendable {
     public init(pool: ConnectionPool) { self.pool = pool }
 
     static let columns = """
-        d.id, d.user_id, d.domain, d.description, d.from_name, d.default_recipient_id, d.active, d.catch_all,
+        d.id, d.user_id, d.domain, d.description, d.from_name, d.default_recipient_id, d.verification_token, d.active, d.catch_all,
         d.domain_verified_at, d.domain_mx_validated_at, d.domain_sending_verified_at, d.created_at, d.updated_at,
         (SELECT COUNT(*) FROM aliases a WHERE a.aliasable_type = 'domain' AND a.aliasable_id = d.id) AS aliases_count
         """
@@ -37,7 +43,8 @@ public struct CustomDomains: Sendable {
         CustomDomain(
             id: try row.string("id"), userID: try row.string("user_id"), domain: try row.string("domain"),
             description: try row.optionalString("description"), fromName: try row.optionalString("from_name"),
-            defaultRecipientID: try row.optionalString("default_recipient_id"), active: try row.bool("active"),
+            defaultRecipientID: try row.optionalString("default_recipient_id"),
+            verificationToken: try row.optionalString("verification_token"), active: try row.bool("active"),
             catchAll: try row.bool("catch_all"), verifiedAt: try row.optionalDate("domain_verified_at"),
             mxValidatedAt: try row.optionalDate("domain_mx_validated_at"),
             sendingVerifiedAt: try row.optionalDate("domain_sending_verified_at"),
@@ -62,8 +69,12 @@ public struct CustomDomains: Sendable {
         let id = Identifier.make()
         do {
             try await pool.execute(
-                "INSERT INTO domains (id, user_id, domain, description, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [.text(id), .text(userID), .text(domain.lowercased()), .text(description), .date(now), .date(now)])
+                """
+                INSERT INTO domains (id, user_id, domain, description, verification_token, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """,
+                [.text(id), .text(userID), .text(domain.lowercased()), .text(description), .text(Self.makeToken()), .date(now),
+                 .date(now)])
         } catch MariaDBError.duplicateKey {
             throw DirectoryError.duplicate("domain", domain.lowercased())
         }
@@ -91,6 +102,30 @@ public struct CustomDomains: Sendable {
         guard result.affectedRows == 1, let domain = try await get(id: id, userID: userID) else {
             throw DirectoryError.notFound
         }
+        return domain
+    }
+
+    /// 40 random hex digits.
+    static func makeToken() -> String {
+        (0..<20).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+    }
+
+    /// Writes what the DNS checks found. Ownership, once proved, stays proved; the MX and sending
+    /// checks hold only as long as they pass.
+    public func recordChecks(id: String, userID: String, ownership: Bool, mx: Bool, sending: Bool, at now: Date = Date())
+        async throws -> CustomDomain
+    {
+        let time = now.atDatabasePrecision
+        try await pool.execute(
+            """
+            UPDATE domains SET domain_verified_at = IF(?, COALESCE(domain_verified_at, ?), domain_verified_at),
+                domain_mx_validated_at = IF(?, ?, NULL), domain_sending_verified_at = IF(?, ?, NULL),
+                updated_at = ?
+            WHERE id = ? AND user_id = ?
+            """,
+            [.bool(ownership), .date(time), .bool(mx), .date(time), .bool(sending), .date(time), .date(time),
+             .text(id), .text(userID)])
+        guard let domain = try await get(id: id, userID: userID) else { throw DirectoryError.notFound }
         return domain
     }
 

@@ -30,6 +30,11 @@ public struct AliasRouting: Sendable, Equatable {
     public var destinations: [Destination]
     /// How the owner wants forwarded mail presented.
     public var style: ForwardingStyle
+    /// The display name of mail sent from the alias: its own, else its username's or domain's, else
+    /// the owner's.
+    public var fromName: String?
+    /// On a custom domain whose ownership is not (or no longer) proved: no mail either way.
+    public var unverifiedDomain: Bool
 }
 
 /// Per-user limits that apply when a user has none of their own (`limits.*`); 0 is no limit.
@@ -67,7 +72,9 @@ public struct MailRouting: Sendable {
                     AS over_bandwidth,
                 (COALESCE(u.messages_per_hour_limit, ?) > 0 AND COALESCE(h.messages, 0) >= COALESCE(u.messages_per_hour_limit, ?))
                     AS over_rate,
-                u.display_from_format, u.use_reply_to, COALESCE(a.banner_location, u.banner_location) AS banner_location,
+                u.display_from_format, u.use_reply_to, u.dmarc_fail_warning, COALESCE(a.banner_location, u.banner_location) AS banner_location,
+                COALESCE(a.from_name, un.from_name, dm.from_name, u.from_name) AS from_name,
+                (a.aliasable_type <=> 'domain' AND dm.domain_verified_at IS NULL) AS unverified_domain,
                 d.id AS default_id, d.email AS default_email, pd.id AS parent_default_id, pd.email AS parent_default_email,
                 r.id AS own_id, r.email AS own_email
             FROM aliases a JOIN users u ON u.id = a.user_id
@@ -104,7 +111,26 @@ public struct MailRouting: Sendable {
             destinations: own, style: ForwardingStyle(
                 fromDisplay: ForwardingStyle.FromDisplay(rawValue: Int(try first.int("display_from_format"))) ?? .nameAndAddress,
                 useReplyTo: try first.bool("use_reply_to"),
-                banner: ForwardingStyle.BannerLocation(rawValue: try first.string("banner_location")) ?? .top))
+                banner: ForwardingStyle.BannerLocation(rawValue: try first.string("banner_location")) ?? .top,
+                dmarcWarning: ForwardingStyle.DMARCWarning(rawValue: try first.string("dmarc_fail_warning"))),
+            fromName: try first.optionalString("from_name"), unverifiedDomain: try first.bool("unverified_domain"))
+    }
+
+    /// A user's mailboxes (recipients), and whether each may reply and send through the aliases:
+    /// verified, with `can_reply_send` on.
+    public func mailboxes(ofUser userID: String) async throws -> [(email: String, maySend: Bool)] {
+        try await pool.query(
+            "SELECT email, (email_verified_at IS NOT NULL AND can_reply_send = 1) AS may_send FROM recipients WHERE user_id = ?",
+            [.text(userID)]
+        ).map { (try $0.string("email"), try $0.bool("may_send")) }
+    }
+
+    /// Counts a message sent through an alias: a reply (`emails_replied`) or a new message (`emails_sent`).
+    public func countSent(aliasID: String, reply: Bool, at now: Date = Date()) async throws {
+        let sql = reply
+            ? "UPDATE aliases SET emails_replied = emails_replied + 1, last_replied = ? WHERE id = ?"
+            : "UPDATE aliases SET emails_sent = emails_sent + 1, last_sent = ? WHERE id = ?"
+        try await pool.execute(sql, [.date(now.atDatabasePrecision), .text(aliasID)])
     }
 
     /// Who may get aliases created on first receipt at `domain`: a username's subdomain of the root

@@ -31,6 +31,7 @@ enum ConfigSchema {
         ConfigKey("limits.bandwidth_per_month", .number(0...(1 << 50)), default: .number(104_857_600)),
         ConfigKey("domains.root", .hostname, required: true),
         ConfigKey("domains.shared", .hostnames),
+        ConfigKey("domains.mx_hosts", .hostnames),
         ConfigKey("srs.domain", .hostname),
         ConfigKey("srs.secrets", .secrets, required: true),
         ConfigKey("dkim.selector", .text, default: .text("s1")),

@@ -53,6 +53,9 @@ public struct NodeConfig: Sendable {
     public struct Domains: Sendable {
         public var root: String
         public var shared: [String]
+        /// The host names custom domains point their MX records at: every node's; this node's
+        /// `node.hostname` when not set.
+        public var mxHosts: [String]
     }
 
     public struct SRS: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
@@ -134,7 +137,8 @@ public struct NodeConfig: Sendable {
         limits = Limits(
             messagesPerHour: v.number("limits.messages_per_hour") ?? 200, newAliasesPerHour: v.number("limits.new_aliases_per_hour") ?? 10,
             bandwidthPerMonth: v.number("limits.bandwidth_per_month") ?? 104_857_600)
-        domains = Domains(root: root, shared: v.list("domains.shared") ?? [root])
+        domains = Domains(root: root, shared: v.list("domains.shared") ?? [root],
+                          mxHosts: v.list("domains.mx_hosts") ?? [node.hostname])
         notificationsFrom = v.text("notifications.from") ?? "postern@\(root)"
         srs = SRS(domain: v.text("srs.domain") ?? root, secrets: v.list("srs.secrets") ?? [])
         dkim = DKIM(selector: v.text("dkim.selector") ?? "s1", keysDirectory: v.text("dkim.keys_dir") ?? "/etc/postern/dkim")

@@ -1,5 +1,6 @@
 import Directory
 import Foundation
+import MailAuth
 import MailCore
 import Spool
 
@@ -12,7 +13,8 @@ extension DeliveryQueue {
         guard let recipient = failure.recipientEmail, let aliasEmail = failure.aliasEmail else {
             throw ResendProblem("this failed delivery names no recipient or alias")
         }
-        let style = try await routing.alias(email: aliasEmail)?.style
+        var style = try await routing.alias(email: aliasEmail)?.style
+        if !MessageAuthentication.recordedEnforcedDMARCFailure(in: body, authservID: settings.heloName) { style?.dmarcWarning = nil }
         let message = SpooledMessage(
             id: QueueID.make(), receivedAt: Date(), clientAddress: "api", heloName: "resend", sender: sender, smtpUTF8: true,
             deliveries: [.init(recipient: recipient, alias: aliasEmail, aliasID: failure.aliasID, userID: failure.userID,
@@ -65,10 +67,25 @@ extension DeliveryQueue {
         await notifyOwner(userID, kind: limit.rawValue, subject: subject, text: text)
     }
 
-    /// Mails the owner's default recipient that a copy failed, unless that mailbox is the one that
+    /// Mails the owner's default recipient that a copy failed (or that a reply was refused), unless that mailbox is the one that
     /// failed, or the owner was told within the hour.
-    func tellOwner(of failure: FailedDelivery) async {
+    func tellOwner(of failure: FailedDelivery, refusedReply: Bool = false) async {
         let alias = failure.aliasEmail ?? "one of your aliases"
+        if refusedReply {
+            await notifyOwner(
+                failure.userID, kind: "reply", subject: "A message from \(alias) was not sent",
+                text: """
+                    A message to \(failure.recipientEmail ?? "a reverse alias") was to leave through your alias \(alias)
+                    \(failure.sender.map { "with From: \($0)" } ?? ""). Postern did not send it.
+                    \(failure.code ?? "")
+
+                    If you sent it, check that your mail provider signs your mail (DKIM) or
+                    that its servers are in your domain's SPF record. If you did not, someone
+                    tried to send mail as you; nothing left. It is listed under failed
+                    deliveries (id \(failure.id)).
+                    """)
+            return
+        }
         await notifyOwner(
             failure.userID, kind: "failure", unless: failure.recipientEmail,
             subject: "A message to \(alias) could not be delivered",

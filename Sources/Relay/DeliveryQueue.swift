@@ -217,12 +217,12 @@ public actor DeliveryQueue: Service {
 
         // One transaction per recipient domain (the next hop is the same for all its recipients) and
         // alias (the rewritten header and the signing domain follow from it).
-        struct Group: Hashable { var recipientDomain: String; var alias: String; var style: ForwardingStyle; var notice: Bool }
+        struct Group: Hashable { var recipientDomain: String; var alias: String; var style: ForwardingStyle; var asWritten: Bool }
         var groups: [Group: [Int]] = [:]
         for index in pending {
             let delivery = message.deliveries[index]
             let key = Group(recipientDomain: Self.domain(of: delivery.recipient), alias: delivery.alias,
-                            style: delivery.style ?? ForwardingStyle(), notice: delivery.notice ?? false)
+                            style: delivery.style ?? ForwardingStyle(), asWritten: delivery.notice == true || delivery.reply == true)
             groups[key, default: []].append(index)
         }
         let originalSender = message.sender.flatMap { try? EmailAddress(parsing: $0) }
@@ -239,7 +239,7 @@ public actor DeliveryQueue: Service {
                 group.addTask {
                     // Rewriting and signing run here, beside other deliveries, not on the queue's actor.
                     var forwarded = body
-                    if !key.notice, let alias = try? EmailAddress(parsing: key.alias) {
+                    if !key.asWritten, let alias = try? EmailAddress(parsing: key.alias) {
                         forwarded = ForwardedMessage.rewrite(body, alias: alias, envelopeSender: originalSender, style: key.style,
                                                              deactivateLink: link, reference: reference)
                     }
@@ -274,7 +274,7 @@ public actor DeliveryQueue: Service {
                 entry.progress.finished.insert(index)
                 metrics.delivered()
                 logger.info("delivered", metadata: fields.merging(["reply": "\(Self.text(reply))"]) { $1 })
-                if let aliasID = delivery.aliasID { forwardedAliases.insert(aliasID) }
+                if let aliasID = delivery.aliasID, delivery.reply != true { forwardedAliases.insert(aliasID) }
             case .failed(let reply):
                 entry.progress.finished.insert(index)
                 await recordFailure(delivery, message: message, body: body, reply: reply, hop: hop, at: now)
@@ -387,12 +387,15 @@ public actor DeliveryQueue: Service {
         let record = FailedDelivery(
             id: UUID().uuidString.lowercased(), userID: userID, recipientID: delivery.recipientID, recipientEmail: delivery.recipient,
             aliasID: delivery.aliasID, aliasEmail: delivery.alias, bounceType: reply.isPermanentFailure ? "hard" : "soft",
-            remoteMTA: hop, sender: message.sender, emailType: "F", status: reply.enhanced,
+            remoteMTA: hop, sender: message.sender, emailType: delivery.reply == true ? "R" : "F", status: reply.enhanced,
             code: Self.text(reply), attemptedAt: now, createdAt: now, updatedAt: now)
         do {
             try await failures.record(record)
-            try await failures.keepMessage(of: record.id, sender: message.sender, message: body,
-                                           until: now.addingTimeInterval(Self.keepFailedMessages))
+            // A reply is not kept for re-sending: the resend path forwards to the owner's mailboxes.
+            if delivery.reply != true {
+                try await failures.keepMessage(of: record.id, sender: message.sender, message: body,
+                                               until: now.addingTimeInterval(Self.keepFailedMessages))
+            }
         } catch {
             logger.error("could not record a failed delivery", metadata: ["queue_id": "\(message.id)", "error": "\(error)"])
         }
@@ -412,9 +415,11 @@ public actor DeliveryQueue: Service {
 
     /// SRS0 (or SRS1) of the original sender in `srs.domain`; the null sender stays null. Postern's own
     /// notices go out from the null sender (RFC 3834): a bounce of one, or an auto-reply to one, must
-    /// not come back to an address someone might own.
+    /// not come back to an address someone might own. Replies go out from their alias, so a bounce
+    /// of one reaches its owner like any mail to the alias.
     private func envelopeSender(of message: SpooledMessage) -> String {
         if message.deliveries.allSatisfy({ $0.notice == true }) { return "" }
+        if message.deliveries.allSatisfy({ $0.reply == true }) { return message.sender ?? "" }
         guard let text = message.sender, let address = try? EmailAddress(parsing: text) else { return "" }
         return srs.forward(address, now: message.receivedAt).description
     }

@@ -1,6 +1,7 @@
 import Directory
 import Foundation
 import Logging
+import MailAuth
 import MailCore
 import SMTPCore
 import SMTPServer
@@ -22,10 +23,14 @@ public final class InboundMail: SMTPServerDelegate {
     let logger: Logger
     /// The name this node gives in its Received lines.
     let hostname: String
+    /// SPF, DKIM and DMARC on received mail; nil: not checked (replies are then never sent).
+    let authenticator: MailAuthenticator?
     private let draining = Atomic<Bool>(false)
 
     public init(policy: RecipientPolicy, spool: Spool, queue: DeliveryQueue, metrics: NodeMetrics, failures: FailedDeliveries,
-                noticeSender: EmailAddress? = nil, secrets: [String] = [], hostname: String, logger: Logger) {
+                noticeSender: EmailAddress? = nil, secrets: [String] = [], hostname: String,
+                authenticator: MailAuthenticator? = nil, logger: Logger) {
+        self.authenticator = authenticator
         self.failures = failures
         self.secrets = secrets
         self.noticeSender = noticeSender
@@ -73,25 +78,46 @@ public final class InboundMail: SMTPServerDelegate {
         }
         let id = QueueID.make()
         let now = Date()
-        let body = TraceHeader.received(
+        let trace = TraceHeader.received(
             helo: envelope.heloName, client: client, host: hostname, tls: envelope.tls, smtpUTF8: envelope.smtpUTF8,
             id: id.text, recipient: envelope.recipients.count == 1 ? envelope.recipients[0].description : nil, at: now)
-            + received
         let bounces = envelope.routes.filter { $0.bounceFor != nil }
         if !bounces.isEmpty {
             // With the trace line: an auto-reply passed on counts as a pass through Postern.
-            if let refusal = await recordBounce(body, to: bounces, client: client) { return .failure(refusal) }
+            if let refusal = await recordBounce(trace + received, to: bounces, client: client) { return .failure(refusal) }
             if bounces.count == envelope.routes.count { return .success("bounce") }
         }
+        // Only this node may say what this node found (RFC 8601 §5).
+        let message = MessageAuthentication.removingClaims(of: hostname, from: received)
+        let authentication = await authenticator?.authenticate(
+            message, client: client, helo: envelope.heloName, mailFrom: envelope.sender?.description)
+        var routes = envelope.routes.filter { $0.bounceFor == nil && $0.replyTo == nil }
+        var replyIDs: [String] = []
+        let replies = envelope.routes.filter { $0.bounceFor == nil && $0.replyTo != nil }
+        if !replies.isEmpty {
+            do {
+                let outcome = try await handleReplies(replies, envelope: envelope, message: message,
+                                                      authentication: authentication, client: client)
+                routes += outcome.forwards
+                replyIDs = outcome.stored
+            } catch {
+                return .failure(error.reply)
+            }
+            if routes.isEmpty { return .success(replyIDs.first ?? "dropped") }
+        }
+        let body = (authentication?.field(authservID: hostname) ?? []) + trace + message
         var deliveries: [SpooledMessage.Delivery] = []
         var planned = Set<[String]>()  // one copy per alias and mailbox, however often the alias was named
         // Mail from a mailbox to an alias that forwards to that same mailbox is not sent back around.
         let sender = envelope.sender?.description.lowercased()
-        for route in envelope.routes where route.bounceFor == nil {
+        let failedDMARC = authentication?.dmarc.failsWithEnforcement ?? false
+        for route in routes {
+            var style = route.style
+            if !failedDMARC { style.dmarcWarning = nil }
             for destination in route.destinations where destination.email.lowercased() != sender
                 && planned.insert([route.aliasID, destination.recipientID]).inserted {
                 deliveries.append(.init(recipient: destination.email, alias: route.alias, aliasID: route.aliasID,
-                                        userID: route.userID, recipientID: destination.recipientID, style: route.style))
+                                        userID: route.userID, recipientID: destination.recipientID, style: style))
             }
         }
         if deliveries.isEmpty {
@@ -100,13 +126,13 @@ public final class InboundMail: SMTPServerDelegate {
                 "client": "\(client)", "from": "\(envelope.sender?.description ?? "<>")",
                 "to": "\(envelope.recipients.map(\.description).joined(separator: ","))",
             ])
-            return .success("dropped")
+            return .success(replyIDs.first ?? "dropped")
         }
-        let message = SpooledMessage(
+        let spooled = SpooledMessage(
             id: id, receivedAt: now, clientAddress: client, heloName: envelope.heloName,
             sender: envelope.sender?.description, smtpUTF8: envelope.smtpUTF8, deliveries: deliveries)
         do {
-            try await spool.store(message, body: body)
+            try await spool.store(spooled, body: body)
         } catch {
             logger.error("could not store a message", metadata: ["error": "\(error)"])
             return .failure(SMTPReply(451, "4.3.0", "Error: queue file write error, try again later"))
@@ -116,7 +142,7 @@ public final class InboundMail: SMTPServerDelegate {
             "queue_id": "\(id)", "client": "\(client)", "from": "\(envelope.sender?.description ?? "<>")",
             "to": "\(envelope.recipients.map(\.description).joined(separator: ","))", "size": "\(body.count)",
         ])
-        await queue.enqueue(message, body: body)
+        await queue.enqueue(spooled, body: body)
         return .success(id.text)
     }
 

@@ -14,9 +14,16 @@ public struct RecipientRoute: Sendable, Equatable {
     /// For a bounce address (SRS0/SRS1 of `srs.domain` with a valid hash): the original sender it
     /// stands for. Such mail is read as a delivery report, never forwarded.
     public var bounceFor: String?
+    /// For a reverse alias (`ALIAS+LOCAL=DOMAIN@…`): the address it stands for. Whether the message
+    /// goes there, or to the alias's mailboxes like any other, is decided once its author is known.
+    public var replyTo: String?
+    /// The display name of mail sent from the alias.
+    public var fromName: String?
 
     public init(alias: String, aliasID: String, userID: String, destinations: [AliasRouting.Destination],
-                style: ForwardingStyle = .init(), bounceFor: String? = nil) {
+                style: ForwardingStyle = .init(), bounceFor: String? = nil, replyTo: String? = nil, fromName: String? = nil) {
+        self.replyTo = replyTo
+        self.fromName = fromName
         self.alias = alias
         self.aliasID = aliasID
         self.userID = userID
@@ -33,7 +40,7 @@ public struct RecipientPolicy: Sendable {
     /// What a decision was, for logs and counters.
     public enum Reason: String, Sendable, CaseIterable {
         case accepted, blocked, bounce, unknown_alias, deactivated, foreign_domain, over_bandwidth, over_rate,
-             alias_limit, no_recipient, forged_srs, database_unavailable, mail_loop
+             alias_limit, no_recipient, forged_srs, database_unavailable, mail_loop, unauthenticated_reply
     }
 
     let routing: MailRouting
@@ -68,7 +75,7 @@ public struct RecipientPolicy: Sendable {
         do {
             let address = Self.lookupAddress(recipient)
             if let alias = try await routing.alias(email: address) {
-                return try await decide(recipient, alias: alias)
+                return try await decide(recipient, alias: alias, replyTo: ReverseAlias(recipient)?.destination)
             }
             if sharedDomains.contains(domain) { return (.reject(.unknownUser), .unknown_alias) }
             if let owner = try await routing.catchAllOwner(domain: domain, rootDomain: rootDomain) {
@@ -102,10 +109,10 @@ public struct RecipientPolicy: Sendable {
         return try await decide(recipient, alias: alias)
     }
 
-    private func decide(_ recipient: EmailAddress, alias: AliasRouting) async throws
+    private func decide(_ recipient: EmailAddress, alias: AliasRouting, replyTo: EmailAddress? = nil) async throws
         -> (InboundSession.RecipientDecision, Reason)
     {
-        if alias.deleted { return (.reject(.unknownUser), .unknown_alias) }
+        if alias.deleted || alias.unverifiedDomain { return (.reject(.unknownUser), .unknown_alias) }
         if !alias.active {
             if alias.rejectDeactivated { return (.reject(.unknownUser), .deactivated) }
             try? await routing.countBlocked(aliasID: alias.aliasID)
@@ -123,8 +130,10 @@ public struct RecipientPolicy: Sendable {
         guard !alias.destinations.isEmpty else {
             return (.reject(SMTPReply(550, "5.1.1", "Recipient address rejected: no verified mailbox")), .no_recipient)
         }
-        let route = RecipientRoute(alias: recipient.description, aliasID: alias.aliasID, userID: alias.userID,
-                                   destinations: alias.destinations, style: alias.style)
+        // A reverse alias's mail is known by the alias itself (X-Postern-Alias, bounces, counters).
+        let route = RecipientRoute(alias: replyTo == nil ? recipient.description : alias.email, aliasID: alias.aliasID,
+                                   userID: alias.userID, destinations: alias.destinations, style: alias.style,
+                                   replyTo: replyTo?.description, fromName: alias.fromName)
         return (.accept(route), .accepted)
     }
 

@@ -19,10 +19,14 @@ public struct SpooledMessage: Codable, Sendable, Equatable {
         /// A message Postern wrote itself (`NoticeMessage`): sent as it is, from its own sender, signed
         /// for the domain of `alias` (which holds that sender); nil or false for forwarded mail.
         public var notice: Bool?
+        /// A reply or new message sent through the alias `alias` (already rewritten by `ReplyMessage`):
+        /// sent as it is, from the message's sender (the alias), signed for the alias domain.
+        public var reply: Bool?
 
         public init(recipient: String, alias: String, aliasID: String?, userID: String?, recipientID: String?,
-                    style: ForwardingStyle? = nil, notice: Bool? = nil) {
+                    style: ForwardingStyle? = nil, notice: Bool? = nil, reply: Bool? = nil) {
             self.notice = notice
+            self.reply = reply
             self.recipient = recipient
             self.alias = alias
             self.aliasID = aliasID

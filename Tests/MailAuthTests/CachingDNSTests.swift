@@ -33,3 +33,27 @@ final class TestClock: Sendable {
     var now: Date { state.withLock { $0 } }
     func advance(by seconds: TimeInterval) { state.withLock { $0.addTimeInterval(seconds) } }
 }
+
+/// The `Authentication-Results` field, as a pure value.
+@Suite struct AuthenticationResultsTests {
+    @Test func theFieldNamesEachVerdictAndNothingASenderSlippedIn() {
+        let verdicts = MessageAuthentication(
+            spf: SPFVerdict(result: .pass, domain: "example.test"), spfCheckedHelo: false,
+            dkim: [DKIMVerdict(result: .pass, domain: "example.test", selector: "s1"),
+                   DKIMVerdict(result: .fail, domain: "evil.test; dmarc=pass", selector: "x\r\nX-Injected: 1")],
+            dmarc: DMARCVerdict(result: .pass, fromDomain: "example.test", policy: .reject), author: nil, authorAuthenticated: true)
+        let field = String(decoding: verdicts.field(authservID: "mx.relay.test"), as: UTF8.self)
+        #expect(field == "Authentication-Results: mx.relay.test;\r\n\tspf=pass smtp.mailfrom=example.test;\r\n"
+                + "\tdkim=pass header.d=example.test header.s=s1;\r\n\tdkim=fail header.d=evil.testdmarc=pass header.s=xX-Injected1;\r\n"
+                + "\tdmarc=pass (p=reject) header.from=example.test\r\n")
+    }
+
+    @Test func onlyClaimsInThisNodesNameAreRemoved() {
+        let message = Array("Authentication-Results: MX.relay.test; dmarc=pass\r\nAuthentication-Results: other.test; spf=pass\r\nSubject: x\r\n\r\nbody".utf8)
+        let cleaned = String(decoding: MessageAuthentication.removingClaims(of: "mx.relay.test", from: message), as: UTF8.self)
+        #expect(cleaned == "Authentication-Results: other.test; spf=pass\r\nSubject: x\r\n\r\nbody")
+        #expect(MessageAuthentication.recordedEnforcedDMARCFailure(
+            in: Array("Authentication-Results: mx.relay.test;\r\n\tdmarc=fail (p=reject) header.from=a.test\r\n\r\n".utf8),
+            authservID: "mx.relay.test"))
+    }
+}

@@ -25,6 +25,12 @@ struct RequestFields {
 
     func has(_ key: String) -> Bool { members[key] != nil }
 
+    /// For routes that read few fields or none: every other field given is an error, so a client
+    /// that thinks it changed something learns it did not.
+    mutating func refuseOthers(than accepted: Set<String> = []) {
+        for key in members.keys.sorted() where !accepted.contains(key) { fail(key, "The \(label(key)) field is not accepted here.") }
+    }
+
     mutating func fail(_ key: String, _ message: String) {
         if let index = errors.firstIndex(where: { $0.0 == key }) { errors[index].1.append(message) }
         else { errors.append((key, [message])) }

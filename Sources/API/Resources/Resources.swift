@@ -61,6 +61,7 @@ enum Resources {
             ("domain_verified_at", APITime.json(d.verifiedAt)),
             ("domain_mx_validated_at", APITime.json(d.mxValidatedAt)),
             ("domain_sending_verified_at", APITime.json(d.sendingVerifiedAt)),
+            ("verification_record", .string(d.verificationRecord)),
             ("created_at", APITime.json(d.createdAt)), ("updated_at", APITime.json(d.updatedAt)),
         ])
     }
@@ -81,7 +82,8 @@ extension Resources {
     static func account(_ d: AccountDetails) -> JSONValue {
         .object([
             ("id", .string(d.id)), ("username", .string(d.username)), ("from_name", .string(d.fromName)),
-            ("email_subject", .null), ("banner_location", .string(d.bannerLocation)), ("bandwidth", .int(Int64(d.bandwidth))),
+            ("email_subject", .null), ("banner_location", .string(d.bannerLocation)),
+            ("dmarc_fail_warning", .string(d.dmarcFailWarning)), ("bandwidth", .int(Int64(d.bandwidth))),
             ("username_count", .int(d.usernameCount)), ("username_limit", .int(AccountDetails.usernameLimit)),
             ("default_username_id", .string(d.defaultUsernameID)), ("default_recipient_id", .string(d.defaultRecipientID)),
             ("default_alias_domain", .string(d.defaultAliasDomain)), ("default_alias_format", .string(d.defaultAliasFormat)),

@@ -1,5 +1,6 @@
 import Directory
 import Hummingbird
+import MailCore
 
 /// `account-details`, `api-token-details`, `domain-options`, `app-version`, `failed-deliveries`.
 struct AccountRoutes {
@@ -8,6 +9,24 @@ struct AccountRoutes {
     func register(_ book: RouteBook) {
         book.on(.get, "account-details") { _, context in
             guard let details = try await services.accounts.details(userID: try context.userID, defaultBandwidthLimit: services.defaultBandwidthLimit) else {
+                throw APIError.notFound
+            }
+            return dataResponse(Resources.account(details))
+        }
+        // Postern's own setting (addy.io has no such): how forwarded mail failing DMARC is marked.
+        book.on(.patch, "account-details") { request, context in
+            var fields = try await RequestFields.read(request, context: context)
+            fields.refuseOthers(than: ["dmarc_fail_warning"])
+            let warning = fields.string("dmarc_fail_warning", maxLength: 8)
+            if let warning, !["subject", "banner", "off"].contains(warning) {
+                fields.fail("dmarc_fail_warning", "The dmarc fail warning must be one of subject, banner, off.")
+            }
+            try fields.validate()
+            let userID = try context.userID
+            if let warning {
+                try await services.accounts.setDMARCFailWarning(ForwardingStyle.DMARCWarning(rawValue: warning), userID: userID)
+            }
+            guard let details = try await services.accounts.details(userID: userID, defaultBandwidthLimit: services.defaultBandwidthLimit) else {
                 throw APIError.notFound
             }
             return dataResponse(Resources.account(details))

@@ -1,4 +1,5 @@
 import Directory
+import MailAuth
 import Hummingbird
 
 /// `domains` (custom domains) and their toggles (`active-domains`, `catch-all-domains`).
@@ -58,6 +59,26 @@ struct DomainRoutes {
             let domain = try await services.domains.update(
                 id: try context.id(), userID: userID, description: description, fromName: fromName)
             return dataResponse(try await json(domain, userID))
+        }
+        // Runs the DNS checks now and records what passed (addy.io runs them from its web pages).
+        book.on(.post, "domains/{id}/check") { request, context in
+            var fields = try await RequestFields.read(request, context: context)
+            fields.refuseOthers()
+            try fields.validate()
+            let userID = try context.userID
+            let id = try context.id()
+            guard let domain = try await services.domains.get(id: id, userID: userID) else { throw APIError.notFound }
+            let outcome = await services.domainCheck.check(
+                domain: domain.domain, verificationRecord: domain.verificationRecord ?? "", relayHosts: services.mxHosts,
+                dkimSelector: services.dkimSelector, dkimRecord: services.dkimRecord(for: domain.domain))
+            let checked = try await services.domains.recordChecks(
+                id: id, userID: userID, ownership: outcome.ownership, mx: outcome.mx, sending: outcome.sending)
+            guard case .object(var fields) = try await json(checked, userID) else { throw APIError.notFound }
+            fields.append(("checks", .object([
+                ("ownership", .bool(outcome.ownership)), ("mx", .bool(outcome.mx)), ("sending", .bool(outcome.sending)),
+                ("problems", .object(outcome.problems.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
+            ])))
+            return dataResponse(.object(fields))
         }
         book.on(.delete, "domains/{id}") { _, context in
             try await services.domains.delete(id: try context.id(), userID: try context.userID)

@@ -1,3 +1,5 @@
+import DNSResolver
+import MailAuth
 import API
 import ArgumentParser
 import Logging
@@ -104,7 +106,8 @@ struct MailNode {
                                         lifetime: config.delivery.maxLifetime),
                 concurrency: config.delivery.concurrency, timeout: config.delivery.timeout,
                 tls: try NIOSSLContext(configuration: clientTLS),
-                dkim: DKIMKeyring(directory: config.dkim.keysDirectory, selector: config.dkim.selector),
+                dkim: DKIMKeyring(directory: config.dkim.keysDirectory, selector: config.dkim.selector,
+                                  fallbackDomain: config.domains.root),
                 rootDomain: config.domains.root,
                 deactivation: config.srs.secrets.first.map { (config.apiPublicURL, $0) },
                 noticeSender: try? EmailAddress(parsing: config.notificationsFrom)),
@@ -118,6 +121,9 @@ struct MailNode {
         inbound = InboundMail(policy: policy, spool: spool, queue: queue, metrics: metrics, failures: FailedDeliveries(pool: pool),
                               noticeSender: try? EmailAddress(parsing: config.notificationsFrom), secrets: config.srs.secrets,
                               hostname: config.node.hostname,
+                              authenticator: MailAuthenticator(
+                                  dns: CachingDNS(resolver: DNSResolver(host: config.dnsResolver.host, port: Int(config.dnsResolver.port))),
+                                  hostname: config.node.hostname),
                               logger: Logger(label: "postern.smtp"))
         var tls: (certificate: String, key: String)?
         if let certificate = config.smtp.tlsCertificate, let key = config.smtp.tlsKey { tls = (certificate, key) }
