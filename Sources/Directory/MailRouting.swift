@@ -116,11 +116,11 @@ public struct MailRouting: Sendable {
             fromName: try first.optionalString("from_name"), unverifiedDomain: try first.bool("unverified_domain"))
     }
 
-    /// A user's mailboxes (recipients), and whether each may reply and send through the aliases:
-    /// verified, with `can_reply_send` on.
+    /// A user's verified mailboxes (recipients), and whether each may reply and send through the
+    /// aliases (`can_reply_send`). An unverified address is anyone's: it counts as a stranger's.
     public func mailboxes(ofUser userID: String) async throws -> [(email: String, maySend: Bool)] {
         try await pool.query(
-            "SELECT email, (email_verified_at IS NOT NULL AND can_reply_send = 1) AS may_send FROM recipients WHERE user_id = ?",
+            "SELECT email, (can_reply_send = 1) AS may_send FROM recipients WHERE user_id = ? AND email_verified_at IS NOT NULL",
             [.text(userID)]
         ).map { (try $0.string("email"), try $0.bool("may_send")) }
     }

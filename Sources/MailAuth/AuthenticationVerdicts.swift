@@ -32,12 +32,20 @@ public struct DKIMVerdict: Sendable, Equatable {
     /// `s=`.
     public var selector: String
     public var reason: String
+    /// `h=`, lower-cased, for a signature that passed: which fields it vouches for.
+    public var signedFields: [String]
 
-    public init(result: DKIMResult, domain: String, selector: String, reason: String = "") {
+    public init(result: DKIMResult, domain: String, selector: String, reason: String = "", signedFields: [String] = []) {
         self.result = result
         self.domain = domain
         self.selector = selector
         self.reason = reason
+        self.signedFields = signedFields
+    }
+
+    /// Verdicts are equal when they say the same of the same signature; `signedFields` is detail.
+    public static func == (a: DKIMVerdict, b: DKIMVerdict) -> Bool {
+        a.result == b.result && a.domain == b.domain && a.selector == b.selector && a.reason == b.reason
     }
 }
 

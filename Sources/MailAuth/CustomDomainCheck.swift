@@ -33,7 +33,8 @@ public struct CustomDomainCheck: Sendable {
                       dkimRecord: String?) async -> Outcome {
         var problems: [String: String] = [:]
         let texts = await dns.lookup(domain, .txt).texts
-        let ownership = texts?.contains { $0.trimmingCharacters(in: .whitespaces) == verificationRecord } ?? false
+        let ownership = !verificationRecord.isEmpty
+            && (texts?.contains { $0.trimmingCharacters(in: .whitespaces) == verificationRecord } ?? false)
         if !ownership { problems["ownership"] = "publish a TXT record at \(domain) with the value \(verificationRecord)" }
 
         let hosts = Set(relayHosts.map(Self.normalised))

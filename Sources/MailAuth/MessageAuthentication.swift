@@ -14,21 +14,47 @@ public struct MessageAuthentication: Sendable, Equatable {
     /// The author's domain vouches for this message: DMARC passes, or, where the domain publishes no
     /// DMARC record, SPF or DKIM passes for the author's organisational domain (relaxed alignment).
     public var authorAuthenticated: Bool
+    /// SPF passed for the author's organisational domain: the message came from a host the author's
+    /// domain sends from.
+    public var authorSPF: Bool
+    /// The signatures that passed for the author's organisational domain.
+    public var authorSignatures: [DKIMVerdict]
+    /// A DNS failure about the author's own domain kept the checks from deciding; asking again later
+    /// may. Failures about other domains (a sender's own SPF that fails on purpose) do not count, so
+    /// a temporary answer tells nothing about who the author is.
+    public var undecided: Bool
 
     public init(spf: SPFVerdict, spfCheckedHelo: Bool, dkim: [DKIMVerdict], dmarc: DMARCVerdict, author: EmailAddress?,
-                authorAuthenticated: Bool) {
+                authorAuthenticated: Bool, authorSPF: Bool = false, authorSignatures: [DKIMVerdict] = [], undecided: Bool = false) {
         self.spf = spf
         self.spfCheckedHelo = spfCheckedHelo
         self.dkim = dkim
         self.dmarc = dmarc
         self.author = author
         self.authorAuthenticated = authorAuthenticated
+        self.authorSPF = authorSPF
+        self.authorSignatures = authorSignatures
+        self.undecided = undecided
     }
 
-    /// A DNS failure kept the checks from deciding; asking again later may.
-    public var undecided: Bool {
-        !authorAuthenticated && (dmarc.result == .temperror
-            || (dmarc.result == .none && (spf.result == .temperror || dkim.contains { $0.result == .temperror })))
+    /// Whether the author vouches for sending `message` to `recipient` (a reverse alias): SPF passed
+    /// for the author's domain, or one of the author's signatures covers a `To` or `Cc` field naming
+    /// `recipient`. A signed message the author once sent elsewhere, replayed to a reverse alias,
+    /// names another recipient in its signed fields, and so vouches for nothing.
+    public func vouches(for recipient: String, in message: [UInt8]) -> Bool {
+        guard authorAuthenticated else { return false }
+        if authorSPF { return true }
+        let fields = HeaderField.split(message).fields
+        let wanted = recipient.lowercased()
+        return authorSignatures.contains { signature in
+            ["to", "cc"].contains { name in
+                // h= takes instances from the bottom up: the last k of a name are the signed ones.
+                let signedCount = signature.signedFields.filter { $0 == name }.count
+                return fields.filter { $0.isNamed(name) }.suffix(signedCount).contains { field in
+                    AddressList(parsing: field.value).mailboxes.contains { $0.address.description.lowercased() == wanted }
+                }
+            }
+        }
     }
 
     /// The `Authentication-Results` field (RFC 8601) for `authservID`, the name of this node.
@@ -61,11 +87,35 @@ public struct MessageAuthentication: Sendable, Equatable {
         return kept.isEmpty ? "unknown" : String(String.UnicodeScalarView(kept))
     }
 
+    /// The authserv-id a field value starts with, lower-cased: comments and blanks before it skipped
+    /// (RFC 8601 §2.2 allows CFWS there), ending at a blank, `;` or a comment.
+    static func authservID(of value: String) -> String {
+        var depth = 0
+        var id = ""
+        for character in value {
+            if depth > 0 {
+                if character == "(" { depth += 1 } else if character == ")" { depth -= 1 }
+                continue
+            }
+            if character == "(" {
+                if !id.isEmpty { break }
+                depth = 1
+            } else if character == " " || character == "\t" {
+                if !id.isEmpty { break }
+            } else if character == ";" {
+                break
+            } else {
+                id.append(character)
+            }
+        }
+        return id.lowercased()
+    }
+
     /// Whether `message` carries this node's own finding that it failed an enforced DMARC policy (a
     /// message kept and sent again is not checked twice).
     public static func recordedEnforcedDMARCFailure(in message: [UInt8], authservID: String) -> Bool {
         guard let field = HeaderField.split(message).fields.first(where: { $0.isNamed("Authentication-Results") }),
-              field.value.lowercased().hasPrefix(authservID.lowercased() + ";") else { return false }
+              Self.authservID(of: field.value) == authservID.lowercased() else { return false }
         let value = field.value.lowercased()
         return value.contains("dmarc=fail (p=quarantine)") || value.contains("dmarc=fail (p=reject)")
     }
@@ -75,11 +125,7 @@ public struct MessageAuthentication: Sendable, Equatable {
     public static func removingClaims(of authservID: String, from message: [UInt8]) -> [UInt8] {
         let (fields, bodyStart) = HeaderField.split(message)
         let ours = authservID.lowercased()
-        func claimsOurs(_ field: HeaderField) -> Bool {
-            guard field.isNamed("Authentication-Results") else { return false }
-            let id = field.value.split(separator: ";", maxSplits: 1).first.map { $0.split(separator: " ").first.map(String.init) ?? "" } ?? ""
-            return id.trimmingCharacters(in: .whitespaces).lowercased() == ours
-        }
+        func claimsOurs(_ field: HeaderField) -> Bool { field.isNamed("Authentication-Results") && Self.authservID(of: field.value) == ours }
         guard fields.contains(where: claimsOurs) else { return message }
         var out: [UInt8] = []
         out.reserveCapacity(message.count)
@@ -116,19 +162,35 @@ public struct MailAuthenticator: Sendable {
         let spfResult = await spfVerdict
         let signatures = await dkimVerdicts
         guard let author else {
-            let verdict = DMARCVerdict(result: .permerror, fromDomain: "", policy: nil, reason: "no single From address")
-            return MessageAuthentication(spf: spfResult, spfCheckedHelo: mailFrom?.isEmpty ?? true, dkim: signatures, dmarc: verdict, author: nil, authorAuthenticated: false)
+            // No single author: nobody may send as an alias with it, and when the named domains fail
+            // DMARC, the strictest of their policies applies (RFC 7489 §6.6.1), so the owner's mark
+            // cannot be dodged with a second From.
+            var verdict = DMARCVerdict(result: .permerror, fromDomain: "", policy: nil, reason: "no single From address")
+            let domains = Set(froms.prefix(4).flatMap { AddressList(parsing: $0.value).mailboxes.prefix(4).map { $0.address.domain.lowercased() } })
+            func strictness(_ policy: DMARCPolicy?) -> Int { policy == .reject ? 2 : policy == .quarantine ? 1 : 0 }
+            for domain in domains.sorted() {
+                let each = await dmarc.evaluate(fromDomain: domain, spf: spfResult, dkim: signatures)
+                if each.result == .fail, verdict.result != .fail || strictness(each.policy) > strictness(verdict.policy) {
+                    verdict = each
+                    verdict.reason = "several authors; " + each.reason
+                }
+            }
+            return MessageAuthentication(spf: spfResult, spfCheckedHelo: mailFrom?.isEmpty ?? true, dkim: signatures,
+                                         dmarc: verdict, author: nil, authorAuthenticated: false)
         }
         let fromDomain = author.domain.lowercased()
         let verdict = await dmarc.evaluate(fromDomain: fromDomain, spf: spfResult, dkim: signatures)
-        var authenticated = verdict.result == .pass
-        if verdict.result == .none {
-            let organisation = suffixes.organizationalDomain(of: fromDomain)
-            authenticated = (spfResult.result == .pass && suffixes.organizationalDomain(of: spfResult.domain) == organisation)
-                || signatures.contains { $0.result == .pass && suffixes.organizationalDomain(of: $0.domain) == organisation }
-        }
-        return MessageAuthentication(spf: spfResult, spfCheckedHelo: mailFrom?.isEmpty ?? true, dkim: signatures, dmarc: verdict, author: author,
-                                     authorAuthenticated: authenticated)
+        let organisation = suffixes.organizationalDomain(of: fromDomain)
+        func aligned(_ domain: String) -> Bool { suffixes.organizationalDomain(of: domain.lowercased()) == organisation }
+        let authorSPF = spfResult.result == .pass && aligned(spfResult.domain)
+        let authorSignatures = signatures.filter { $0.result == .pass && aligned($0.domain) }
+        let authenticated = verdict.result == .pass || (verdict.result == .none && (authorSPF || !authorSignatures.isEmpty))
+        let undecided = !authenticated && (verdict.result == .temperror
+            || (verdict.result == .none && ((spfResult.result == .temperror && aligned(spfResult.domain))
+                || signatures.contains { $0.result == .temperror && aligned($0.domain) })))
+        return MessageAuthentication(
+            spf: spfResult, spfCheckedHelo: mailFrom?.isEmpty ?? true, dkim: signatures, dmarc: verdict, author: author,
+            authorAuthenticated: authenticated, authorSPF: authorSPF, authorSignatures: authorSignatures, undecided: undecided)
     }
 
     private func checkSPF(client: String, helo: String, mailFrom: String?) async -> SPFVerdict {

@@ -86,6 +86,19 @@ extension DeliveryQueue {
                     """)
             return
         }
+        if failure.emailType == "R" {
+            await notifyOwner(
+                failure.userID, kind: "failure", unless: failure.recipientEmail,
+                subject: "A message from \(alias) could not be delivered",
+                text: """
+                    Postern could not deliver the message you sent from your alias \(alias)
+                    to \(failure.recipientEmail ?? "its recipient").
+                    The receiving server said: \(failure.code ?? "nothing")
+
+                    It is listed under failed deliveries (id \(failure.id)).
+                    """)
+            return
+        }
         await notifyOwner(
             failure.userID, kind: "failure", unless: failure.recipientEmail,
             subject: "A message to \(alias) could not be delivered",

@@ -92,23 +92,63 @@ public final class InboundMail: SMTPServerDelegate {
         let authentication = await authenticator?.authenticate(
             message, client: client, helo: envelope.heloName, mailFrom: envelope.sender?.description)
         var routes = envelope.routes.filter { $0.bounceFor == nil && $0.replyTo == nil }
-        var replyIDs: [String] = []
-        let replies = envelope.routes.filter { $0.bounceFor == nil && $0.replyTo != nil }
-        if !replies.isEmpty {
+        // Replies are decided before anything is stored, so a 451 for one of them stores nothing.
+        var replies = ReplyPlan()
+        let reverseRoutes = envelope.routes.filter { $0.bounceFor == nil && $0.replyTo != nil }
+        if !reverseRoutes.isEmpty {
             do {
-                let outcome = try await handleReplies(replies, envelope: envelope, message: message,
-                                                      authentication: authentication, client: client)
-                routes += outcome.forwards
-                replyIDs = outcome.stored
+                replies = try await planReplies(reverseRoutes, message: message, authentication: authentication)
             } catch {
                 return .failure(error.reply)
             }
-            if routes.isEmpty { return .success(replyIDs.first ?? "dropped") }
+            routes += replies.forwards
         }
-        let body = (authentication?.field(authservID: hostname) ?? []) + trace + message
+        var forwardID: String?
+        if let deliveries = forwardDeliveries(routes, envelope: envelope, authentication: authentication) {
+            let body = (authentication?.field(authservID: hostname) ?? []) + trace + message
+            let spooled = SpooledMessage(
+                id: id, receivedAt: now, clientAddress: client, heloName: envelope.heloName,
+                sender: envelope.sender?.description, smtpUTF8: envelope.smtpUTF8, deliveries: deliveries)
+            do {
+                try await spool.store(spooled, body: body)
+            } catch {
+                logger.error("could not store a message", metadata: ["error": "\(error)"])
+                return .failure(SMTPReply(451, "4.3.0", "Error: queue file write error, try again later"))
+            }
+            metrics.accepted()
+            logger.info("accepted", metadata: [
+                "queue_id": "\(id)", "client": "\(client)", "from": "\(envelope.sender?.description ?? "<>")",
+                "to": "\(envelope.recipients.map(\.description).joined(separator: ","))", "size": "\(body.count)",
+            ])
+            await queue.enqueue(spooled, body: body)
+            forwardID = id.text
+        }
+        // After the forwarded copy: should this fail, a retry duplicates mail to the owner, never a
+        // reply to someone else.
+        let replyIDs: [String]
+        do {
+            replyIDs = try await carryOut(replies, envelope: envelope, message: message)
+        } catch {
+            return .failure(error.reply)
+        }
+        if forwardID == nil && replyIDs.isEmpty {
+            // Every recipient was dropped (a deactivated alias, mail from the alias's own mailbox, a
+            // refused reply).
+            logger.info("accepted and dropped: nothing to forward", metadata: [
+                "client": "\(client)", "from": "\(envelope.sender?.description ?? "<>")",
+                "to": "\(envelope.recipients.map(\.description).joined(separator: ","))",
+            ])
+        }
+        return .success(forwardID ?? replyIDs.first ?? "dropped")
+    }
+
+    /// The copies to forward for `routes`, nil when there are none: one per alias and mailbox, however
+    /// often the alias was named, none back to the mailbox the message came from, and the DMARC mark
+    /// only where the message failed an enforced policy.
+    private func forwardDeliveries(_ routes: [RecipientRoute], envelope: InboundSession.Envelope,
+                                   authentication: MessageAuthentication?) -> [SpooledMessage.Delivery]? {
         var deliveries: [SpooledMessage.Delivery] = []
-        var planned = Set<[String]>()  // one copy per alias and mailbox, however often the alias was named
-        // Mail from a mailbox to an alias that forwards to that same mailbox is not sent back around.
+        var planned = Set<[String]>()
         let sender = envelope.sender?.description.lowercased()
         let failedDMARC = authentication?.dmarc.failsWithEnforcement ?? false
         for route in routes {
@@ -120,30 +160,7 @@ public final class InboundMail: SMTPServerDelegate {
                                         userID: route.userID, recipientID: destination.recipientID, style: style))
             }
         }
-        if deliveries.isEmpty {
-            // Every recipient was dropped (a deactivated alias, or mail from the alias's own mailbox).
-            logger.info("accepted and dropped: nothing to forward", metadata: [
-                "client": "\(client)", "from": "\(envelope.sender?.description ?? "<>")",
-                "to": "\(envelope.recipients.map(\.description).joined(separator: ","))",
-            ])
-            return .success(replyIDs.first ?? "dropped")
-        }
-        let spooled = SpooledMessage(
-            id: id, receivedAt: now, clientAddress: client, heloName: envelope.heloName,
-            sender: envelope.sender?.description, smtpUTF8: envelope.smtpUTF8, deliveries: deliveries)
-        do {
-            try await spool.store(spooled, body: body)
-        } catch {
-            logger.error("could not store a message", metadata: ["error": "\(error)"])
-            return .failure(SMTPReply(451, "4.3.0", "Error: queue file write error, try again later"))
-        }
-        metrics.accepted()
-        logger.info("accepted", metadata: [
-            "queue_id": "\(id)", "client": "\(client)", "from": "\(envelope.sender?.description ?? "<>")",
-            "to": "\(envelope.recipients.map(\.description).joined(separator: ","))", "size": "\(body.count)",
-        ])
-        await queue.enqueue(spooled, body: body)
-        return .success(id.text)
+        return deliveries.isEmpty ? nil : deliveries
     }
 
     /// A message to a bounce address: a delivery report becomes failed deliveries for the alias owner;

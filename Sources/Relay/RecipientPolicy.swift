@@ -33,6 +33,15 @@ public struct RecipientRoute: Sendable, Equatable {
     }
 }
 
+extension RecipientRoute {
+    /// For a reverse alias: its address (`ALIAS+LOCAL=DOMAIN@ALIASDOMAIN`).
+    public var reverseAlias: String? {
+        guard let replyTo, let alias = try? EmailAddress(parsing: alias), let destination = try? EmailAddress(parsing: replyTo)
+        else { return nil }
+        return ReverseAlias(alias: alias, destination: destination).description
+    }
+}
+
 public typealias InboundSession = SMTPServerSession<RecipientRoute>
 
 /// The decision at RCPT time (SPEC §4): which recipients Postern takes mail for, and where it goes.

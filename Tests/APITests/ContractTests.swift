@@ -53,7 +53,7 @@ import TestSupport
         process.arguments = [
             "run", Self.document.path, "--url", node.base, "-H", "Authorization: Bearer \(jane.token)",
             "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
-            "--max-time", "90", "--workers", "2", "--seed", "20261123",
+            "--max-time", "90", "--workers", "1", "--seed", "20261123",
         ]
         var environment = ProcessInfo.processInfo.environment
         environment["NO_COLOR"] = "1"

@@ -49,7 +49,9 @@ final class TestClock: Sendable {
     }
 
     @Test func onlyClaimsInThisNodesNameAreRemoved() {
-        let message = Array("Authentication-Results: MX.relay.test; dmarc=pass\r\nAuthentication-Results: other.test; spf=pass\r\nSubject: x\r\n\r\nbody".utf8)
+        let message = Array(("Authentication-Results: MX.relay.test; dmarc=pass\r\nAuthentication-Results: other.test; spf=pass\r\n"
+            + "Authentication-Results: (ours?) mx.relay.test\t1; dkim=pass\r\nAuthentication-Results:\r\n mx.relay.test;\r\n\tspf=pass\r\n"
+            + "Subject: x\r\n\r\nbody").utf8)
         let cleaned = String(decoding: MessageAuthentication.removingClaims(of: "mx.relay.test", from: message), as: UTF8.self)
         #expect(cleaned == "Authentication-Results: other.test; spf=pass\r\nSubject: x\r\n\r\nbody")
         #expect(MessageAuthentication.recordedEnforcedDMARCFailure(

@@ -73,4 +73,21 @@ import Testing
         #expect(out.contains("alice@dest.test stays in a file"))
         #expect(out.contains("\r\nDate: "), "a Date is added when the message has none")
     }
+
+    @Test func theOwnersMessageIDsAndBannerLinksDoNotGoBack() {
+        let out = rewrite("""
+            From: alice@dest.test\r
+            To: shop+bob=sender.test@relay.test\r
+            In-Reply-To: <b2@sender.test>\r
+            References: <b1@sender.test> <a1@dest.test>\r
+             <b2@sender.test>\r
+            \r
+            > This message was sent to shop@relay.test\r
+            > Deactivate this alias: http://relay.test/deactivate/6459c516-dfb2-4be5-99cc-03c96a18fdd9?signature=3768c44c172e6a14\r
+            """)
+        #expect(out.contains("\r\nIn-Reply-To: <b2@sender.test>\r\n"))
+        #expect(out.contains("\r\nReferences: <b1@sender.test> <b2@sender.test>\r\n"), "\(out)")
+        #expect(!out.contains("a1@dest.test"))
+        #expect(out.contains("http://relay.test/deactivate/(link removed)\r") && !out.contains("signature="), "\(out)")
+    }
 }

@@ -9,9 +9,7 @@ import Testing
         let dnsPort = try FreePort.find()
         let node = try await MailTestNode(extra: "dns: { resolver: \"127.0.0.1:\(dnsPort)\" }")
         defer { node.shutdown() }
-        let generated = try await node.cli(["dkim", "generate", "relay.test", "--algorithm", "ed25519"])
-        let recordLine = try #require(generated.stdoutLines.last)
-        let dkimRecord = recordLine.split(separator: "\"").enumerated().filter { $0.offset % 2 == 1 }.map(\.element).joined()
+        let dkimRecord = try await node.generateDKIMKey()
         try await node.startSink()
         try await node.startServer()
 

@@ -11,9 +11,7 @@ import FoundationNetworking
     @Test func aNewRecipientGetsAVerificationMail() async throws {
         let node = try await MailTestNode(extra: "notifications: { from: \"hello@relay.test\" }")
         defer { node.shutdown() }
-        let generated = try await node.cli(["dkim", "generate", "relay.test", "--algorithm", "ed25519"])
-        let recordLine = try #require(generated.stdoutLines.last)
-        let record = recordLine.split(separator: "\"").enumerated().filter { $0.offset % 2 == 1 }.map(\.element).joined()
+        let record = try await node.generateDKIMKey()
         try await node.startSink()
         try await node.startServer()
 

@@ -9,17 +9,17 @@ import Testing
 /// `v=spf1 ip4:127.0.0.1 -all` and `p=reject`: mail from alice@dest.test through 127.0.0.1 passes
 /// DMARC by SPF; mail with `From: alice@dest.test` and another envelope sender does not.
 @Suite(.serialized) struct ReplyTests {
-    func replyLab() async throws -> (MailTestNode, Dnsmasq) {
+    func replyLab(_ records: [String] = []) async throws -> (MailTestNode, Dnsmasq) {
         let dnsPort = try FreePort.find()
         let dns = try Dnsmasq(port: dnsPort, [
             "--txt-record=dest.test,v=spf1 ip4:127.0.0.1 -all", "--txt-record=_dmarc.dest.test,v=DMARC1; p=reject",
             "--txt-record=evil.test,v=spf1 ip4:127.0.0.1 -all",
-        ])
+        ] + records)
         let node = try await MailTestNode(extra: """
             dns: { resolver: "127.0.0.1:\(dnsPort)" }
             notifications: { from: "postern@relay.test" }
             """)
-        _ = try await node.cli(["dkim", "generate", "relay.test", "--algorithm", "ed25519"])
+        _ = try await node.generateDKIMKey()
         try await node.startSink()
         try await node.startServer()
         try await node.createAlias("shop")
@@ -52,7 +52,8 @@ import Testing
         #expect(!header.lowercased().contains("alice"), "nothing names the real mailbox: \(header)")
         #expect(!header.contains("X-Mailer") && !header.contains("192.0.2.9") && !header.contains("laptop"))
         #expect(header.hasPrefix("DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed; d=relay.test;"))
-        let allowed: Set<String> = ["dkim-signature", "from", "to", "cc", "subject", "date", "message-id", "in-reply-to",
+        #expect(header.contains("\r\nReceived: by mx.relay.test (Postern) with ESMTP id "), "only this node's trace line: \(header)")
+        let allowed: Set<String> = ["dkim-signature", "received", "from", "to", "cc", "subject", "date", "message-id", "in-reply-to",
                                     "references", "mime-version", "content-type", "content-transfer-encoding"]
         let names = header.split(separator: "\r\n").filter { !$0.hasPrefix(" ") && !$0.hasPrefix("\t") }
             .compactMap { $0.split(separator: ":").first.map { $0.lowercased() } }
@@ -89,6 +90,60 @@ import Testing
         #expect(received.allSatisfy { ($0.envelope["rcpt_tos"] as? [String]) == ["alice@dest.test"] }, "\(received.map(\.envelope))")
         #expect(received.first?.message.contains("was not sent") == true)
         #expect(node.log.contains("reply not sent"))
+    }
+
+    /// DMARC by DKIM alone: the envelope sender is on another domain, and dest.test's signature (made
+    /// by dkimpy) carries it. A signed message the owner once sent to someone else, replayed to a
+    /// reverse alias, is refused: its signed To names another recipient.
+    @Test func aSignedReplyPassesByDKIMAndAReplayedOneDoesNot() async throws {
+        let keys = NSTemporaryDirectory() + "postern-reply-keys-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: keys, withIntermediateDirectories: true)
+        let (made, madeOutput) = try await MailTestNode.run("openssl", ["genpkey", "-algorithm", "ed25519", "-out", keys + "/key.pem"])
+        #expect(made == 0, "\(madeOutput)")
+        let (_, publicDER) = try await MailTestNode.run("bash", ["-c", "openssl pkey -in \(keys)/key.pem -pubout -outform DER | tail -c 32 | base64"])
+        let (node, dns) = try await replyLab([
+            "--txt-record=s1._domainkey.dest.test,v=DKIM1; k=ed25519; p=\(publicDER.trimmingCharacters(in: .whitespacesAndNewlines))",
+        ])
+        defer { node.shutdown(); dns.stop() }
+        func signed(to: String, subject: String) async throws -> String {
+            let input = keys + "/\(subject).eml", output = keys + "/\(subject).signed.eml"
+            let text = "From: Alice <alice@dest.test>\r\nTo: \(to)\r\nSubject: \(subject)\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\n"
+                + "Message-ID: <\(subject)@dest.test>\r\n\r\nHello Bob.\r\n"
+            try text.write(toFile: input, atomically: true, encoding: .utf8)
+            let (status, printed) = try await MailTestNode.run("python3", [
+                MailTestNode.tool("dkim_sign.py"), input, output, "dest.test", "s1", keys + "/key.pem", "ed25519-sha256", "relaxed/relaxed",
+            ])
+            #expect(status == 0, "\(printed)")
+            return output
+        }
+        let reply = try await signed(to: "<shop+bob=sender.test@relay.test>", subject: "signed-reply")
+        let (status, output) = try await node.sendMail(from: "bounces@mailer.test", to: "shop+bob=sender.test@relay.test",
+                                                       ["--data", reply])
+        #expect(status == 0, "\(output)")
+        #expect(await node.waitUntil { node.received().count == 1 }, "\(node.log)")
+        #expect(node.received().first?.envelope["rcpt_tos"] as? [String] == ["bob@sender.test"])
+
+        let old = try await signed(to: "Carol <carol@other.test>", subject: "old-message")
+        let (replayed, replayOutput) = try await node.sendMail(from: "mallory@evil.test", to: "shop+bob=sender.test@relay.test",
+                                                               ["--data", old])
+        #expect(replayed == 0, "\(replayOutput)")
+        let records = try await node.failedDeliveries()
+        #expect((records.first?["code"] as? String)?.contains("does not cover the reverse alias") == true, "\(records)")
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(!node.received().contains { ($0.envelope["rcpt_tos"] as? [String]) == ["bob@sender.test"] && $0.message.contains("old-message") })
+    }
+
+    @Test func aReplyWhoseAuthorCannotBeCheckedNowIsDeferred() async throws {
+        let (node, dns) = try await replyLab()
+        defer { node.shutdown() }
+        dns.stop()
+        let (status, output) = try await node.sendMail(from: "alice@dest.test", to: "shop+bob=sender.test@relay.test", [
+            "--header", "From: Alice <alice@dest.test>", "--header", "Subject: Re: order",
+        ])
+        #expect(status != 0 && output.contains("<** 451 4.7.0"), "the sender tries again later: \(output)")
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(node.received().isEmpty)
+        #expect(try await node.failedDeliveries(seconds: 0).isEmpty, "nothing is recorded as failed")
     }
 
     @Test func aStrangerWritingToAReverseAliasReachesTheOwnerNotTheVictim() async throws {

@@ -208,6 +208,14 @@ public final class MailTestNode: @unchecked Sendable {
 
     // MARK: - API
 
+    /// `postern dkim generate DOMAIN --algorithm A`; returns the DNS record it prints, its quoted
+    /// strings joined as a resolver hands them over (`v=DKIM1; k=…; p=…`).
+    public func generateDKIMKey(_ algorithm: String = "ed25519", domain: String = "relay.test") async throws -> String {
+        let generated = try await cli(["dkim", "generate", domain, "--algorithm", algorithm])
+        guard generated.status == 0, let line = generated.stdoutLines.last else { throw Failure("dkim generate: \(generated.stderr)") }
+        return line.split(separator: "\"").enumerated().filter { $0.offset % 2 == 1 }.map(\.element).joined()
+    }
+
     /// Creates an alias through the REST API (as a user would): `local@relay.test`.
     @discardableResult
     public func createAlias(_ local: String, domain: String = "relay.test") async throws -> [String: Any] {

@@ -100,6 +100,8 @@ public struct DKIMVerifier: Sendable {
         if let length = signature.bodyLength, length < body.canonicalLength {
             return verdict(.policy, "the signature covers \(length) of \(body.canonicalLength) body octets (l=)")
         }
-        return verdict(.pass, "")
+        var passed = verdict(.pass, "")
+        passed.signedFields = signature.signedFields
+        return passed
     }
 }

@@ -20,7 +20,7 @@ public enum ReplyMessage {
     /// Fields kept as they came (lower-cased names).
     static let keptFields: Set<String> = [
         "subject", "date", "in-reply-to", "references", "mime-version", "content-type", "content-transfer-encoding",
-        "content-disposition", "content-language", "content-id", "content-description",
+        "content-disposition", "content-language", "content-id", "content-description", "auto-submitted",
     ]
 
     /// - Parameters:
@@ -44,6 +44,9 @@ public enum ReplyMessage {
                     }
                     return [mailbox.raw]
                 }
+            } else if name == "in-reply-to" || name == "references" {
+                // Message ids the owner's own program made name the owner's domain: left out.
+                out += threadingField(field, hiddenDomains: Set(hiddenAddresses.map { $0.domain.lowercased() }))
             } else if keptFields.contains(name) {
                 out += field.raw
             }
@@ -51,7 +54,6 @@ public enum ReplyMessage {
         if !fields.contains(where: { $0.isNamed("Date") }) { out += Array("Date: \(TraceHeader.rfc5322Date(date))\r\n".utf8) }
         out += Array("Message-ID: \(messageID)\r\n\r\n".utf8)
         out += message[bodyStart...]
-        guard !hidden.isEmpty else { return out }
         let replacement = Array(alias.description.utf8)
         return InlineText.rewrite(out, parts: InlineText.parts(of: out)) { _, body in
             var text = body
@@ -62,8 +64,54 @@ public enum ReplyMessage {
                     changed = true
                 }
             }
+            if let unlinked = Self.removingDeactivationLinks(text) {
+                text = unlinked
+                changed = true
+            }
             return changed ? text : nil
         }
+    }
+
+    /// In-Reply-To or References without the ids whose domain is one of `hiddenDomains`; the field
+    /// is left out when none remain.
+    static func threadingField(_ field: HeaderField, hiddenDomains: Set<String>) -> [UInt8] {
+        let ids = field.value.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        let kept = ids.filter { id in
+            guard let at = id.lastIndex(of: "@") else { return true }
+            let domain = id[id.index(after: at)...].trimmingCharacters(in: CharacterSet(charactersIn: ">")).lowercased()
+            return !hiddenDomains.contains(domain)
+        }
+        if kept.count == ids.count { return Array(field.raw) }
+        if kept.isEmpty { return [] }
+        return ForwardedMessage.folded(field.name, kept.map { [$0] })
+    }
+
+    /// The body without the signed part of Postern's banner links (`/deactivate/ID?signature=HEX`):
+    /// quoted back in a reply, it would let the other side switch the alias off. Nil when there is none.
+    static func removingDeactivationLinks(_ body: [UInt8]) -> [UInt8]? {
+        let marker = Array("/deactivate/".utf8)
+        let signature = Array("?signature=".utf8)
+        var out: [UInt8] = []
+        var index = 0
+        var found = false
+        func isIDByte(_ byte: UInt8) -> Bool { (48...57).contains(byte) || (97...102).contains(byte) || (65...70).contains(byte) || byte == 45 }
+        while index < body.count {
+            if index + marker.count <= body.count, body[index..<(index + marker.count)].elementsEqual(marker) {
+                var end = index + marker.count
+                while end < body.count, isIDByte(body[end]) { end += 1 }
+                if end + signature.count <= body.count, body[end..<(end + signature.count)].elementsEqual(signature) {
+                    end += signature.count
+                    while end < body.count, isIDByte(body[end]) { end += 1 }
+                    out += Array("/deactivate/(link removed)".utf8)
+                    index = end
+                    found = true
+                    continue
+                }
+            }
+            out.append(body[index])
+            index += 1
+        }
+        return found ? out : nil
     }
 
     /// `haystack` with every occurrence of `needle` (ASCII letters in any case) replaced; nil when
