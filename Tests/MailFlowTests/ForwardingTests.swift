@@ -35,13 +35,7 @@ import Testing
         #expect(node.log.contains("accepted") && node.log.contains("delivered"))
 
         // The alias counts the forward (written within a second or so); /metrics and /health report it.
-        var forwarded: Int?
-        for _ in 0..<50 where forwarded != 1 {
-            let (_, list) = try await node.api("GET", "/api/v1/aliases")
-            forwarded = (list["data"] as? [[String: Any]])?.first?["emails_forwarded"] as? Int
-            if forwarded != 1 { try await Task.sleep(for: .milliseconds(100)) }
-        }
-        #expect(forwarded == 1)
+        #expect(try await node.aliasCounter("emails_forwarded", reaching: 1) == 1)
         let (metricsStatus, metrics) = try await node.get("/metrics")
         #expect(metricsStatus == 200)
         #expect(metrics.contains("postern_messages_accepted_total 1\n"))

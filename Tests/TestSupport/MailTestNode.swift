@@ -216,6 +216,18 @@ public final class MailTestNode: @unchecked Sendable {
         return line.split(separator: "\"").enumerated().filter { $0.offset % 2 == 1 }.map(\.element).joined()
     }
 
+    /// The first alias's `counter` (`emails_forwarded`, `emails_replied`, …) once it reaches `value`
+    /// (counts are written a moment after delivery), or what it is after five seconds.
+    public func aliasCounter(_ counter: String, reaching value: Int) async throws -> Int? {
+        var seen: Int?
+        for _ in 0..<50 where seen != value {
+            let (_, list) = try await api("GET", "/api/v1/aliases")
+            seen = (list["data"] as? [[String: Any]])?.first?[counter] as? Int
+            if seen != value { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        return seen
+    }
+
     /// Creates an alias through the REST API (as a user would): `local@relay.test`.
     @discardableResult
     public func createAlias(_ local: String, domain: String = "relay.test") async throws -> [String: Any] {
