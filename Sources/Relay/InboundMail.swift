@@ -84,7 +84,9 @@ public final class InboundMail: SMTPServerDelegate {
         let bounces = envelope.routes.filter { $0.bounceFor != nil }
         if !bounces.isEmpty {
             // With the trace line: an auto-reply passed on counts as a pass through Postern.
-            if let refusal = await recordBounce(trace + received, to: bounces, client: client) { return .failure(refusal) }
+            if let refusal = await recordBounce(trace + received, to: bounces, envelope: envelope, client: client) {
+                return .failure(refusal)
+            }
             if bounces.count == envelope.routes.count { return .success("bounce") }
         }
         // Only this node may say what this node found (RFC 8601 §5).
@@ -170,8 +172,10 @@ public final class InboundMail: SMTPServerDelegate {
     /// The alias is believed when the returned header names it with a valid `X-Postern-Reference`, a
     /// tag bound to this bounce address (so it expires with it). Without one, a failed recipient that
     /// is the verified mailbox of exactly one user makes the record that user's, with no alias.
-    func recordBounce(_ message: [UInt8], to routes: [RecipientRoute], client: String) async -> SMTPReply? {
-        guard let report = DeliveryReport(message) else { return await passOnAutoReply(message, client: client) }
+    func recordBounce(_ message: [UInt8], to routes: [RecipientRoute], envelope: InboundSession.Envelope, client: String) async
+        -> SMTPReply?
+    {
+        guard let report = DeliveryReport(message) else { return await passOnAutoReply(message, envelope: envelope, client: client) }
         guard !report.failed.isEmpty else {
             logger.info("delivery report without failures; dropped", metadata: ["client": "\(client)"])
             return nil
@@ -223,8 +227,9 @@ public final class InboundMail: SMTPServerDelegate {
     /// a message was forwarded to. It goes to that mailbox's owner (their default recipient), never on
     /// to the original sender, who would learn the real address from it. Only what says it is an
     /// automatic reply (RFC 3834 `Auto-Submitted`, or the common `X-Autoreply`) is passed on, ten an
-    /// hour per owner at most; the rest is dropped.
-    func passOnAutoReply(_ message: [UInt8], client: String) async -> SMTPReply? {
+    /// hour per owner at most, and only when its author's domain vouches for it (DMARC); the rest is
+    /// dropped.
+    func passOnAutoReply(_ message: [UInt8], envelope: InboundSession.Envelope, client: String) async -> SMTPReply? {
         let fields = HeaderField.split(message).fields
         let automatic = fields.contains { field in
             (field.isNamed("Auto-Submitted") && !field.value.lowercased().hasPrefix("no"))
@@ -234,6 +239,17 @@ public final class InboundMail: SMTPServerDelegate {
         guard automatic, let author, let sender = noticeSender else {
             logger.info("mail to a bounce address that is no automatic reply; dropped", metadata: ["client": "\(client)"])
             return nil
+        }
+        // Its author's domain must vouch for it (as for replies): a made-up "auto-reply" from a
+        // mailbox must not reach that mailbox's owner.
+        if let authenticator {
+            let authentication = await authenticator.authenticate(
+                message, client: client, helo: envelope.heloName, mailFrom: envelope.sender?.description)
+            guard authentication.authorAuthenticated, authentication.author == author.address else {
+                logger.info("automatic reply whose author is not authenticated; dropped",
+                            metadata: ["client": "\(client)", "from": "\(author.address)", "dmarc": "\(authentication.dmarc.result.rawValue)"])
+                return nil
+            }
         }
         do {
             guard let mailbox = try await policy.routing.ownerMailbox(ofRecipient: author.address.description),

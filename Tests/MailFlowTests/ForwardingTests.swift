@@ -327,7 +327,11 @@ import Testing
     /// SPEC §5: a bounce to the SRS address becomes a failed delivery for the alias owner, visible in
     /// the API, and nothing reaches the original sender.
     @Test func bouncesBecomeFailedDeliveries() async throws {
-        let node = try await MailTestNode()
+        // dest.test's SPF vouches for auto-replies from alice@dest.test sent through 127.0.0.1.
+        let dnsPort = try FreePort.find()
+        let dns = try Dnsmasq(port: dnsPort, ["--txt-record=dest.test,v=spf1 ip4:127.0.0.1 -all"])
+        defer { dns.stop() }
+        let node = try await MailTestNode(extra: "dns: { resolver: \"127.0.0.1:\(dnsPort)\" }")
         defer { node.shutdown() }
         try await node.startSink()
         try await node.startServer()
@@ -397,6 +401,16 @@ import Testing
         #expect(autoMessage.contains("by mx.relay.test (Postern)"), "passed on with a trace line")
         #expect(autoMessage.contains("Subject: Out of office") && autoMessage.contains("I am away until Monday."))
         #expect(!node.log.contains("to=bob@sender.test"), "the auto-reply does not reach the original sender")
+        // One that only claims to come from alice@dest.test (another envelope domain, so SPF and
+        // DMARC do not vouch for it) is dropped.
+        let (madeUp, _) = try await MailTestNode.run("swaks", [
+            "--server", "127.0.0.1:\(node.smtpPort)", "--from", "mallory@evil.test", "--to", srs,
+            "--header", "From: Alice <alice@dest.test>", "--header", "Subject: Out of office (made up)",
+            "--header", "Auto-Submitted: auto-replied",
+        ])
+        #expect(madeUp == 0)
+        #expect(await node.waitUntil { node.log.contains("automatic reply whose author is not authenticated; dropped") }, "\(node.log)")
+        #expect(node.received().count == 2)
         let (plain, _) = try await MailTestNode.run("swaks", [
             "--server", "127.0.0.1:\(node.smtpPort)", "--from", "alice@dest.test", "--to", srs,
             "--header", "From: Alice <alice@dest.test>", "--header", "Subject: not automatic",
