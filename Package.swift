@@ -73,7 +73,9 @@ let package = Package(
             dependencies: [
                 "DNS", "DNSResolver", "MailCore", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
-            ]),
+            ],
+            // The public-suffix list, as data compiled into the binary (no bundle to install beside it).
+            resources: [.embedInCode("DMARC/public_suffix_rules.txt")]),
         // DNS messages (MX, A, AAAA, TXT) for next-hop lookup and, later, SPF/DKIM/DMARC. Pure: no I/O.
         .target(name: "DNS"),
         // The YAML configuration of a node, with environment overrides and validation.

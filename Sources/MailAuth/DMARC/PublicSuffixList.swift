@@ -14,7 +14,8 @@ public struct PublicSuffixList: Sendable {
 
     /// The list Postern ships, generated from the Debian package publicsuffix by
     /// scripts/update-public-suffixes (ICANN and private sections).
-    public static let shipped = PublicSuffixList(rules: shippedRules)
+    /// The rules are `public_suffix_rules.txt`, embedded in the binary by SwiftPM.
+    public static let shipped = PublicSuffixList(rules: String(decoding: PackageResources.public_suffix_rules_txt, as: UTF8.self))
 
     public init(rules: String) {
         for line in rules.split(whereSeparator: \.isNewline) {
