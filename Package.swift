@@ -97,7 +97,7 @@ let package = Package(
         .target(
             name: "API",
             dependencies: [
-                "Directory", "Storage", "MailCore", "MailAuth", "DNSResolver", "PosternConfig", "OpenPGP",
+                "Directory", "Storage", "MailCore", "MailAuth", "PosternConfig", "OpenPGP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]),
@@ -108,7 +108,7 @@ let package = Package(
             name: "PosternCLI",
             dependencies: [
                 "PosternConfig", "Storage", "Directory", "OpenPGP", "MailCore", "MailAuth", "API", "Relay", "SMTPServer", "SMTPCore",
-                "SMTPClient", "Spool", "DNSResolver",
+                "SMTPClient", "Spool",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

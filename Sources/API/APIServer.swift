@@ -1,11 +1,10 @@
-import DNSResolver
-import MailAuth
 import Directory
 import Foundation
 import HTTPTypes
 import Hummingbird
 import MailCore
 import Logging
+import MailAuth
 import PosternConfig
 import Storage
 
@@ -38,7 +37,8 @@ struct APIServices: Sendable {
     let dkimKeysDirectory: String
     let logger: Logger
 
-    init(pool: ConnectionPool, config: NodeConfig, logger: Logger, resend: MessageResender? = nil, notify: NoticeSender? = nil) {
+    init(pool: ConnectionPool, config: NodeConfig, logger: Logger, resend: MessageResender? = nil, notify: NoticeSender? = nil,
+         dns: (any MailAuthDNS)? = nil) {
         self.resend = resend
         self.notify = notify
         notificationsFrom = try? EmailAddress(parsing: config.notificationsFrom)
@@ -54,9 +54,7 @@ struct APIServices: Sendable {
         rootDomain = config.domains.root
         sharedDomains = config.domains.shared
         defaultBandwidthLimit = config.limits.bandwidthPerMonth
-        domainCheck = CustomDomainCheck(
-            dns: CachingDNS(resolver: DNSResolver(host: config.dnsResolver.host, port: Int(config.dnsResolver.port))),
-            hostname: config.node.hostname)
+        domainCheck = CustomDomainCheck(dns: dns ?? CachingDNS(host: config.dnsResolver.host, port: Int(config.dnsResolver.port)), hostname: config.node.hostname)
         mxHosts = config.domains.mxHosts
         dkimSelector = config.dkim.selector
         dkimKeysDirectory = config.dkim.keysDirectory
@@ -129,11 +127,12 @@ public enum APIServer {
     public static let version = (major: 0, minor: 1, patch: 0)
 
     /// The Hummingbird application serving the API on `config.apiListen`.
+    /// `dns`: the node's DNS cache, shared with mail authentication; without one the API makes its own.
     public static func application(pool: ConnectionPool, config: NodeConfig, logger: Logger, probe: NodeProbe? = nil,
-                                   resend: MessageResender? = nil, notify: NoticeSender? = nil)
+                                   resend: MessageResender? = nil, notify: NoticeSender? = nil, dns: (any MailAuthDNS)? = nil)
         -> some ApplicationProtocol
     {
-        let (router, _) = makeRouter(pool: pool, config: config, logger: logger, resend: resend, notify: notify)
+        let (router, _) = makeRouter(pool: pool, config: config, logger: logger, resend: resend, notify: notify, dns: dns)
         VerificationRoutes(recipients: Recipients(pool: pool)).register(router)
         if let probe { NodeRoutes(pool: pool, probe: probe).register(router) }
         DeactivationRoutes(pool: pool, secrets: config.srs.secrets).register(router)
@@ -151,10 +150,10 @@ public enum APIServer {
     }
 
     static func makeRouter(pool: ConnectionPool, config: NodeConfig, logger: Logger, resend: MessageResender? = nil,
-                           notify: NoticeSender? = nil)
+                           notify: NoticeSender? = nil, dns: (any MailAuthDNS)? = nil)
         -> (Router<APIRequestContext>, [String])
     {
-        let services = APIServices(pool: pool, config: config, logger: logger, resend: resend, notify: notify)
+        let services = APIServices(pool: pool, config: config, logger: logger, resend: resend, notify: notify, dns: dns)
         let router = Router(context: APIRequestContext.self)
         router.add(middleware: ErrorMappingMiddleware(logger: logger))
         let limiter = RateLimiter(requestsPerMinute: config.apiRateLimit)

@@ -70,12 +70,12 @@ public struct CustomDomainCheck: Sendable {
 
         var dkim = false
         let keyName = "\(dkimSelector)._domainkey.\(domain)"
-        if let dkimRecord, let wanted = Self.publicKey(in: dkimRecord) {
-            dkim = await dns.lookup(keyName, .txt).texts?.contains { Self.publicKey(in: $0) == wanted } ?? false
+        if let dkimRecord, let wanted = TagList(dkimRecord)?.compact("p"), !wanted.isEmpty {
+            dkim = await dns.lookup(keyName, .txt).texts?.contains { TagList($0)?.compact("p") == wanted } ?? false
         }
         if !dkim { problems["dkim"] = "publish \(dkimRecord ?? "the relay's DKIM key") as a TXT record at \(keyName)" }
 
-        let dmarc = await dns.lookup("_dmarc.\(domain)", .txt).texts?.contains { $0.hasPrefix("v=DMARC1") } ?? false
+        let dmarc = await dns.lookup("_dmarc.\(domain)", .txt).texts?.contains(where: DMARCRecord.isDMARC) ?? false
         if !dmarc { problems["dmarc"] = "publish a DMARC record (v=DMARC1; p=…) at _dmarc.\(domain)" }
 
         return Outcome(ownership: ownership, mx: mx, sending: spfPasses && dkim && dmarc, problems: problems)
@@ -84,17 +84,5 @@ public struct CustomDomainCheck: Sendable {
     static func normalised(_ host: String) -> String {
         let lower = host.lowercased()
         return lower.hasSuffix(".") ? String(lower.dropLast()) : lower
-    }
-
-    /// The `p=` of a DKIM key record, without blanks.
-    static func publicKey(in record: String) -> String? {
-        for tag in record.split(separator: ";") {
-            let parts = tag.split(separator: "=", maxSplits: 1)
-            if parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces) == "p" {
-                let key = parts[1].filter { !$0.isWhitespace }
-                return key.isEmpty ? nil : String(key)
-            }
-        }
-        return nil
     }
 }

@@ -46,6 +46,9 @@ public actor CachingDNS: MailAuthDNS {
     private var cache: [Key: (expires: Date, lookup: DNSLookup)] = [:]
     private let capacity: Int
 
+    /// A cache in front of the resolver at `host:port` (`dns.resolver`).
+    public init(host: String, port: Int) { self.init(resolver: DNSResolver(host: host, port: port)) }
+
     public init(resolver: DNSResolver, capacity: Int = 20_000, now: @escaping @Sendable () -> Date = Date.init) {
         self.resolver = resolver
         self.capacity = capacity

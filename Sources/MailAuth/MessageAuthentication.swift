@@ -87,6 +87,17 @@ public struct MessageAuthentication: Sendable, Equatable {
         return kept.isEmpty ? "unknown" : String(String.UnicodeScalarView(kept))
     }
 
+    /// The author of a message: the mailbox of its one From field when that names exactly one; nil
+    /// otherwise (no From, two of them, or a list).
+    public static func singleAuthor(of message: [UInt8]) -> EmailAddress? {
+        singleAuthor(HeaderField.split(message).fields.filter { $0.isNamed("From") })
+    }
+
+    static func singleAuthor(_ froms: [HeaderField]) -> EmailAddress? {
+        let mailboxes = froms.count == 1 ? AddressList(parsing: froms[0].value).mailboxes : []
+        return mailboxes.count == 1 ? mailboxes[0].address : nil
+    }
+
     /// The authserv-id a field value starts with, lower-cased: comments and blanks before it skipped
     /// (RFC 8601 §2.2 allows CFWS there), ending at a blank, `;` or a comment.
     static func authservID(of value: String) -> String {
@@ -157,8 +168,7 @@ public struct MailAuthenticator: Sendable {
         async let spfVerdict = checkSPF(client: client, helo: helo, mailFrom: mailFrom)
         async let dkimVerdicts = dkim.verify(message)
         let froms = HeaderField.split(message).fields.filter { $0.isNamed("From") }
-        let authors = froms.count == 1 ? AddressList(parsing: froms[0].value).mailboxes : []
-        let author = authors.count == 1 ? authors[0].address : nil
+        let author = MessageAuthentication.singleAuthor(froms)
         let spfResult = await spfVerdict
         let signatures = await dkimVerdicts
         guard let author else {

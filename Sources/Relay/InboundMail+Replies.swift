@@ -45,13 +45,13 @@ extension InboundMail {
         init(_ reply: SMTPReply) { self.reply = reply }
     }
 
-    /// Decides what becomes of `routes` (all with `replyTo`) of a message as received (without
+    /// Decides what becomes of `routes` (all with a `reverseAlias`) of a message as received (without
     /// Postern's trace line). Throws the reply to give when it must be tried again later.
     func planReplies(_ routes: [RecipientRoute], message: [UInt8], authentication: MessageAuthentication?)
         async throws(ReplyRefusal) -> ReplyPlan
     {
         var plan = ReplyPlan()
-        let author = authentication?.author ?? Self.author(of: message)
+        let author = authentication?.author ?? MessageAuthentication.singleAuthor(of: message)
         for (_, aliasRoutes) in Dictionary(grouping: routes, by: \.aliasID).sorted(by: { $0.key < $1.key }) {
             let route = aliasRoutes[0]
             let mailboxes: [(email: String, maySend: Bool)]
@@ -64,16 +64,16 @@ extension InboundMail {
             // Letters are compared in ASCII only: Unicode case folding would let `K` (Kelvin) stand for `k`.
             guard let author, let own = mailboxes.first(where: { Self.asciiLowercased($0.email) == Self.asciiLowercased(author.description) })
             else {
-                plan.forwards += aliasRoutes.map { var forward = $0; forward.replyTo = nil; return forward }
+                plan.forwards += aliasRoutes.map { var forward = $0; forward.reverseAlias = nil; return forward }
                 continue
             }
-            let destinations = Array(Set(aliasRoutes.compactMap(\.replyTo))).sorted()
+            let destinations = Array(Set(aliasRoutes.compactMap { $0.reverseAlias?.destination.description })).sorted()
             guard own.maySend else {
                 plan.refusals.append(.init(route: route, destinations: destinations, author: author,
                                            problem: "the mailbox \(author) may not reply or send from aliases"))
                 continue
             }
-            let vouched = authentication.map { auth in aliasRoutes.allSatisfy { auth.vouches(for: $0.reverseAlias ?? "", in: message) } } ?? false
+            let vouched = authentication.map { auth in aliasRoutes.allSatisfy { auth.vouches(for: $0.reverseAlias?.description ?? "", in: message) } } ?? false
             guard vouched else {
                 if authentication?.undecided == true {
                     throw ReplyRefusal(SMTPReply(451, "4.7.0", "Cannot check the sender's authentication now, try again later"))
@@ -110,12 +110,6 @@ extension InboundMail {
             }
         }
         return stored
-    }
-
-    static func author(of message: [UInt8]) -> EmailAddress? {
-        let froms = HeaderField.split(message).fields.filter { $0.isNamed("From") }
-        let mailboxes = froms.count == 1 ? AddressList(parsing: froms[0].value).mailboxes : []
-        return mailboxes.count == 1 ? mailboxes[0].address : nil
     }
 
     static func asciiLowercased(_ text: String) -> String {

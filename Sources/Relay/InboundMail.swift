@@ -91,12 +91,15 @@ public final class InboundMail: SMTPServerDelegate {
         }
         // Only this node may say what this node found (RFC 8601 §5).
         let message = MessageAuthentication.removingClaims(of: hostname, from: received)
-        let authentication = await authenticator?.authenticate(
-            message, client: client, helo: envelope.heloName, mailFrom: envelope.sender?.description)
-        var routes = envelope.routes.filter { $0.bounceFor == nil && $0.replyTo == nil }
+        // Mail that goes nowhere (every recipient deactivated and dropped) is not worth the lookups.
+        let goesSomewhere = envelope.routes.contains { $0.bounceFor == nil }
+        let authentication = goesSomewhere
+            ? await authenticator?.authenticate(message, client: client, helo: envelope.heloName, mailFrom: envelope.sender?.description)
+            : nil
+        var routes = envelope.routes.filter { $0.bounceFor == nil && $0.reverseAlias == nil }
         // Replies are decided before anything is stored, so a 451 for one of them stores nothing.
         var replies = ReplyPlan()
-        let reverseRoutes = envelope.routes.filter { $0.bounceFor == nil && $0.replyTo != nil }
+        let reverseRoutes = envelope.routes.filter { $0.bounceFor == nil && $0.reverseAlias != nil }
         if !reverseRoutes.isEmpty {
             do {
                 replies = try await planReplies(reverseRoutes, message: message, authentication: authentication)

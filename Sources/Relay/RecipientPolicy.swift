@@ -14,15 +14,16 @@ public struct RecipientRoute: Sendable, Equatable {
     /// For a bounce address (SRS0/SRS1 of `srs.domain` with a valid hash): the original sender it
     /// stands for. Such mail is read as a delivery report, never forwarded.
     public var bounceFor: String?
-    /// For a reverse alias (`ALIAS+LOCAL=DOMAIN@…`): the address it stands for. Whether the message
-    /// goes there, or to the alias's mailboxes like any other, is decided once its author is known.
-    public var replyTo: String?
+    /// For mail to a reverse alias (`ALIAS+LOCAL=DOMAIN@…`): that address. Whether the message goes to
+    /// its destination, or to the alias's mailboxes like any other, is decided once its author is known.
+    public var reverseAlias: ReverseAlias?
     /// The display name of mail sent from the alias.
     public var fromName: String?
 
     public init(alias: String, aliasID: String, userID: String, destinations: [AliasRouting.Destination],
-                style: ForwardingStyle = .init(), bounceFor: String? = nil, replyTo: String? = nil, fromName: String? = nil) {
-        self.replyTo = replyTo
+                style: ForwardingStyle = .init(), bounceFor: String? = nil, reverseAlias: ReverseAlias? = nil,
+                fromName: String? = nil) {
+        self.reverseAlias = reverseAlias
         self.fromName = fromName
         self.alias = alias
         self.aliasID = aliasID
@@ -30,15 +31,6 @@ public struct RecipientRoute: Sendable, Equatable {
         self.destinations = destinations
         self.style = style
         self.bounceFor = bounceFor
-    }
-}
-
-extension RecipientRoute {
-    /// For a reverse alias: its address (`ALIAS+LOCAL=DOMAIN@ALIASDOMAIN`).
-    public var reverseAlias: String? {
-        guard let replyTo, let alias = try? EmailAddress(parsing: alias), let destination = try? EmailAddress(parsing: replyTo)
-        else { return nil }
-        return ReverseAlias(alias: alias, destination: destination).description
     }
 }
 
@@ -84,7 +76,7 @@ public struct RecipientPolicy: Sendable {
         do {
             let address = Self.lookupAddress(recipient)
             if let alias = try await routing.alias(email: address) {
-                return try await decide(recipient, alias: alias, replyTo: ReverseAlias(recipient)?.destination)
+                return try await decide(recipient, alias: alias, reverseAlias: ReverseAlias(recipient))
             }
             if sharedDomains.contains(domain) { return (.reject(.unknownUser), .unknown_alias) }
             if let owner = try await routing.catchAllOwner(domain: domain, rootDomain: rootDomain) {
@@ -118,7 +110,7 @@ public struct RecipientPolicy: Sendable {
         return try await decide(recipient, alias: alias)
     }
 
-    private func decide(_ recipient: EmailAddress, alias: AliasRouting, replyTo: EmailAddress? = nil) async throws
+    private func decide(_ recipient: EmailAddress, alias: AliasRouting, reverseAlias: ReverseAlias? = nil) async throws
         -> (InboundSession.RecipientDecision, Reason)
     {
         if alias.deleted || alias.unverifiedDomain { return (.reject(.unknownUser), .unknown_alias) }
@@ -140,9 +132,9 @@ public struct RecipientPolicy: Sendable {
             return (.reject(SMTPReply(550, "5.1.1", "Recipient address rejected: no verified mailbox")), .no_recipient)
         }
         // A reverse alias's mail is known by the alias itself (X-Postern-Alias, bounces, counters).
-        let route = RecipientRoute(alias: replyTo == nil ? recipient.description : alias.email, aliasID: alias.aliasID,
+        let route = RecipientRoute(alias: reverseAlias == nil ? recipient.description : alias.email, aliasID: alias.aliasID,
                                    userID: alias.userID, destinations: alias.destinations, style: alias.style,
-                                   replyTo: replyTo?.description, fromName: alias.fromName)
+                                   reverseAlias: reverseAlias, fromName: alias.fromName)
         return (.accept(route), .accepted)
     }
 

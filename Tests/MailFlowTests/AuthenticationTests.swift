@@ -6,14 +6,11 @@ import Testing
 /// (against dnsmasq here), and the owner's chosen mark on mail that fails an enforced DMARC policy.
 @Suite(.serialized) struct AuthenticationTests {
     @Test func mailFailingAnEnforcedDMARCPolicyIsMarkedAsTheOwnerChose() async throws {
-        let dnsPort = try FreePort.find()
-        let dns = try Dnsmasq(port: dnsPort, [
+        let (node, dns) = try await MailTestNode.withDNS([
             "--txt-record=bank.test,v=spf1 ip4:192.0.2.1 -all", "--txt-record=_dmarc.bank.test,v=DMARC1; p=reject",
             "--txt-record=evil.test,v=spf1 ip4:127.0.0.1 -all", "--txt-record=shop.test,v=spf1 ip4:127.0.0.1 -all",
         ])
-        defer { dns.stop() }
-        let node = try await MailTestNode(extra: "dns: { resolver: \"127.0.0.1:\(dnsPort)\" }")
-        defer { node.shutdown() }
+        defer { node.shutdown(); dns.stop() }
         try await node.startSink()
         try await node.startServer()
         try await node.createAlias("shop")

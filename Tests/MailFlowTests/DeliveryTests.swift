@@ -13,6 +13,15 @@ import Testing
         return String(line.split(separator: " ").last ?? "")
     }
 
+    /// Starts `node` with its sink answering per `sinkMode` (Tests/tools/sink.py) and the alias `shop`.
+    @discardableResult
+    func start(_ node: MailTestNode, sinkMode: String) async throws -> [String: Any] {
+        try node.setSinkMode(sinkMode)
+        try await node.startSink()
+        try await node.startServer()
+        return try await node.createAlias("shop")
+    }
+
     @Test func deferredWhileTheNextHopIsDownThenDelivered() async throws {
         let node = try await MailTestNode()
         defer { node.shutdown() }
@@ -42,10 +51,7 @@ import Testing
     @Test func permanentRefusalBecomesAFailedDelivery() async throws {
         let node = try await MailTestNode()
         defer { node.shutdown() }
-        try node.setSinkMode("permfail")
-        try await node.startSink()
-        try await node.startServer()
-        try await node.createAlias("shop")
+        try await start(node, sinkMode: "permfail")
         _ = try await send(node)
         #expect(await node.waitUntil { node.log.contains("failed") }, "\(node.log)")
         let records = try await node.failedDeliveries()
@@ -58,10 +64,7 @@ import Testing
     @Test func temporaryRefusalsUntilTheLifetimeRunsOut() async throws {
         let node = try await MailTestNode(delivery: "first_retry: 1s, max_retry_interval: 1s, max_lifetime: 4s")
         defer { node.shutdown() }
-        try node.setSinkMode("tempfail")
-        try await node.startSink()
-        try await node.startServer()
-        try await node.createAlias("shop")
+        try await start(node, sinkMode: "tempfail")
         _ = try await send(node)
         #expect(await node.waitUntil(seconds: 20) { node.log.contains("5.4.7") }, "\(node.log)")
         let records = (try await node.api("GET", "/api/v1/failed-deliveries").1["data"] as? [[String: Any]]) ?? []
@@ -95,10 +98,7 @@ import Testing
     @Test func theOwnerIsToldOfAFailedDelivery() async throws {
         let node = try await MailTestNode()
         defer { node.shutdown() }
-        try node.setSinkMode("permfail carol@dest.test")
-        try await node.startSink()
-        try await node.startServer()
-        let alias = try await node.createAlias("shop")
+        let alias = try await start(node, sinkMode: "permfail carol@dest.test")
         let aliasID = try #require(alias["id"] as? String)
         try await node.sql("""
             INSERT INTO recipients (id, user_id, email, email_verified_at, created_at, updated_at)
@@ -126,10 +126,7 @@ import Testing
     @Test func aFailedDeliveryCanBeResent() async throws {
         let node = try await MailTestNode()
         defer { node.shutdown() }
-        try node.setSinkMode("permfail")
-        try await node.startSink()
-        try await node.startServer()
-        try await node.createAlias("shop")
+        try await start(node, sinkMode: "permfail")
         _ = try await send(node, subject: "second chance")
         let failures = try await node.failedDeliveries()
         let id = try #require(failures.first?["id"] as? String, "\(node.log)")
@@ -184,11 +181,8 @@ import Testing
     /// A node that finds next hops by MX lookup, against a dnsmasq on loopback serving `records`
     /// (dnsmasq options); the MX hosts are reached on the sink's port.
     func mxLab(_ records: [String]) async throws -> (MailTestNode, Dnsmasq) {
-        let dnsPort = try FreePort.find()
-        let node = try await MailTestNode(
-            delivery: "first_retry: 1s, max_retry_interval: 2s, max_lifetime: 1h, mx_port: {sink}", relay: false,
-            extra: "dns: { resolver: \"127.0.0.1:\(dnsPort)\" }")
-        return (node, try Dnsmasq(port: dnsPort, records))
+        try await MailTestNode.withDNS(records, delivery: "first_retry: 1s, max_retry_interval: 2s, max_lifetime: 1h, mx_port: {sink}",
+                                       relay: false)
     }
 
     /// A running node whose recipients' only MX (127.0.0.3) is `oddmx.py` in `mode`, with the alias

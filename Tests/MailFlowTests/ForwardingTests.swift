@@ -328,11 +328,8 @@ import Testing
     /// the API, and nothing reaches the original sender.
     @Test func bouncesBecomeFailedDeliveries() async throws {
         // dest.test's SPF vouches for auto-replies from alice@dest.test sent through 127.0.0.1.
-        let dnsPort = try FreePort.find()
-        let dns = try Dnsmasq(port: dnsPort, ["--txt-record=dest.test,v=spf1 ip4:127.0.0.1 -all"])
-        defer { dns.stop() }
-        let node = try await MailTestNode(extra: "dns: { resolver: \"127.0.0.1:\(dnsPort)\" }")
-        defer { node.shutdown() }
+        let (node, dns) = try await MailTestNode.withDNS(["--txt-record=dest.test,v=spf1 ip4:127.0.0.1 -all"])
+        defer { node.shutdown(); dns.stop() }
         try await node.startSink()
         try await node.startServer()
         try await node.createAlias("shop")

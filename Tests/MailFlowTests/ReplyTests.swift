@@ -10,15 +10,10 @@ import Testing
 /// DMARC by SPF; mail with `From: alice@dest.test` and another envelope sender does not.
 @Suite(.serialized) struct ReplyTests {
     func replyLab(_ records: [String] = []) async throws -> (MailTestNode, Dnsmasq) {
-        let dnsPort = try FreePort.find()
-        let dns = try Dnsmasq(port: dnsPort, [
+        let (node, dns) = try await MailTestNode.withDNS([
             "--txt-record=dest.test,v=spf1 ip4:127.0.0.1 -all", "--txt-record=_dmarc.dest.test,v=DMARC1; p=reject",
             "--txt-record=evil.test,v=spf1 ip4:127.0.0.1 -all",
-        ] + records)
-        let node = try await MailTestNode(extra: """
-            dns: { resolver: "127.0.0.1:\(dnsPort)" }
-            notifications: { from: "postern@relay.test" }
-            """)
+        ] + records, extra: "notifications: { from: \"postern@relay.test\" }")
         _ = try await node.generateDKIMKey()
         try await node.startSink()
         try await node.startServer()

@@ -6,11 +6,12 @@ import Storage
 
 /// A real `postern serve` for mail tests: its own database, spool and config, one user `alice` whose
 /// default recipient is `alice@dest.test`, and an aiosmtpd sink (Tests/tools/sink.py) as its relay host.
+///
+/// @unchecked Sendable, and safe as used: the only mutable state is `server` and `sink` (Foundation
+/// `Process`, not Sendable). Each node belongs to one test function, which starts, stops and reads them
+/// in sequence; the closures it hands to other threads (`waitUntil`, `offPool`) read only the `let`
+/// properties and the files on disk, never these two.
 public final class MailTestNode: @unchecked Sendable {
-    // @unchecked, and safe as used: the only mutable state is `server` and `sink` (Foundation `Process`,
-    // not Sendable). Each node belongs to one test function, which starts, stops and reads them in
-    // sequence; the closures it hands to other threads (`waitUntil`, `offPool`) read only the `let`
-    // properties and the files on disk, never these two.
     public let configPath: String
     public let folder: String
     public let smtpPort: UInt16
@@ -226,6 +227,22 @@ public final class MailTestNode: @unchecked Sendable {
             if seen != value { try await Task.sleep(for: .milliseconds(100)) }
         }
         return seen
+    }
+
+    /// A node whose `dns.resolver` is a dnsmasq serving `records` (dnsmasq options such as
+    /// `--txt-record=dest.test,v=spf1 -all`); stop both when done.
+    public static func withDNS(_ records: [String], delivery: String = "first_retry: 1s, max_retry_interval: 2s, max_lifetime: 1h",
+                               relay: Bool = true, extra: String = "") async throws -> (MailTestNode, Dnsmasq) {
+        let port = try FreePort.find()
+        let dns = try Dnsmasq(port: port, records)
+        do {
+            let node = try await MailTestNode(delivery: delivery, relay: relay,
+                                              extra: "dns: { resolver: \"127.0.0.1:\(port)\" }\n" + extra)
+            return (node, dns)
+        } catch {
+            dns.stop()
+            throw error
+        }
     }
 
     /// Creates an alias through the REST API (as a user would): `local@relay.test`.

@@ -58,8 +58,8 @@ public struct Banner: Sendable, Equatable {
         let targets = [parts.first { $0.contentType.subtype == "plain" }, parts.first { $0.contentType.subtype == "html" }]
         // Non-ASCII in the banner only where the part can carry it (UTF-8 text, not 7bit-only).
         return InlineText.rewrite(message, parts: targets.compactMap { $0 }) { part, body in
-            part.isHTML ? insertHTML(Array(html(asciiOnly: part.asciiOnly).utf8), into: body)
-                : insertPlain(Array(plainText(asciiOnly: part.asciiOnly).utf8), into: body)
+            part.isHTML ? Self.insertHTML(Array(html(asciiOnly: part.asciiOnly).utf8), into: body, at: location)
+                : Self.insertPlain(Array(plainText(asciiOnly: part.asciiOnly).utf8), into: body, at: location)
         }
     }
 
@@ -68,18 +68,18 @@ public struct Banner: Sendable, Equatable {
     public static func warn(_ message: [UInt8], authorDomain: String?) -> [UInt8] {
         let domain = authorDomain.map { " (\($0))" } ?? ""
         let text = "[DMARC FAIL] This message failed DMARC. The domain it claims to come from\(domain) asks for such mail to be refused: it may be forged."
-        let top = Banner(location: .top, alias: "", sender: nil, deactivateLink: nil)
         let parts = InlineText.parts(of: message)
         let targets = [parts.first { $0.contentType.subtype == "plain" }, parts.first { $0.contentType.subtype == "html" }]
         return InlineText.rewrite(message, parts: targets.compactMap { $0 }) { part, body in
             let line = part.asciiOnly ? String(text.unicodeScalars.map { $0.isASCII ? Character($0) : "?" }) : text
             return part.isHTML
-                ? top.insertHTML(Array("<p style=\"color:#b00000\"><b>\(escapedHTML(line, asciiOnly: part.asciiOnly))</b></p>\r\n".utf8), into: body)
-                : top.insertPlain(Array(line.utf8), into: body)
+                ? insertHTML(Array("<p style=\"color:#b00000\"><b>\(escapedHTML(line, asciiOnly: part.asciiOnly))</b></p>\r\n".utf8),
+                             into: body, at: .top)
+                : insertPlain(Array(line.utf8), into: body, at: .top)
         }
     }
 
-    func insertPlain(_ banner: [UInt8], into body: [UInt8]) -> [UInt8] {
+    static func insertPlain(_ banner: [UInt8], into body: [UInt8], at location: Location) -> [UInt8] {
         switch location {
         case .top: return banner + [13, 10, 13, 10] + body
         case .bottom:
@@ -88,7 +88,7 @@ public struct Banner: Sendable, Equatable {
         }
     }
 
-    func insertHTML(_ banner: [UInt8], into body: [UInt8]) -> [UInt8] {
+    static func insertHTML(_ banner: [UInt8], into body: [UInt8], at location: Location) -> [UInt8] {
         let lower = body.map { (65...90).contains($0) ? $0 + 32 : $0 }
         switch location {
         case .top:

@@ -1,5 +1,3 @@
-import DNSResolver
-import MailAuth
 import API
 import ArgumentParser
 import Logging
@@ -10,6 +8,7 @@ import Relay
 import SMTPServer
 import Spool
 import Directory
+import MailAuth
 import MailCore
 import NIOSSL
 
@@ -45,7 +44,7 @@ struct Serve: AsyncParsableCommand {
             let queue = mail.queue
             let api = APIServer.application(pool: pool, config: config, logger: Logger(label: "postern.api"), probe: probe,
                                             resend: { failure, sender, message in try await queue.resend(failure, sender: sender, message: message) },
-                                            notify: { notice in try await queue.submit(notice) })
+                                            notify: { notice in try await queue.submit(notice) }, dns: mail.dns)
             // Shutdown runs in reverse: the API stops, then the listener (no new sessions), then the queue.
             let group = ServiceGroup(
                 configuration: ServiceGroupConfiguration(
@@ -83,9 +82,13 @@ struct MailNode {
     let queue: DeliveryQueue
     let inbound: InboundMail
     let listener: SMTPListener<InboundMail>
+    /// `dns.resolver`'s answers, kept for their TTL: for mail authentication and the API's domain checks.
+    let dns: CachingDNS
 
     init(config: NodeConfig, pool: ConnectionPool) throws {
         spool = try Spool(path: config.spoolPath)
+        let dns = CachingDNS(host: config.dnsResolver.host, port: Int(config.dnsResolver.port))
+        self.dns = dns
         let srs = SRSRewriter(domain: config.srs.domain, secrets: config.srs.secrets)
         let routing = MailRouting(pool: pool, limits: ForwardingLimits(
             messagesPerHour: config.limits.messagesPerHour, newAliasesPerHour: config.limits.newAliasesPerHour,
@@ -121,9 +124,7 @@ struct MailNode {
         inbound = InboundMail(policy: policy, spool: spool, queue: queue, metrics: metrics, failures: FailedDeliveries(pool: pool),
                               noticeSender: try? EmailAddress(parsing: config.notificationsFrom), secrets: config.srs.secrets,
                               hostname: config.node.hostname,
-                              authenticator: MailAuthenticator(
-                                  dns: CachingDNS(resolver: DNSResolver(host: config.dnsResolver.host, port: Int(config.dnsResolver.port))),
-                                  hostname: config.node.hostname),
+                              authenticator: MailAuthenticator(dns: dns, hostname: config.node.hostname),
                               logger: Logger(label: "postern.smtp"))
         var tls: (certificate: String, key: String)?
         if let certificate = config.smtp.tlsCertificate, let key = config.smtp.tlsKey { tls = (certificate, key) }

@@ -5,9 +5,11 @@ import Foundation
 /// Each `MariaDBConnection` actor runs on one of these, so the blocking calls of Connector/C
 /// (connect, execute, fetch) stall only that connection's thread, never the cooperative pool
 /// or a NIO event loop.
+///
+/// @unchecked Sendable: checked by hand, and it holds. The only mutable state, `jobs` and `stopping`, is
+/// read and written solely while `condition` is locked; the thread is started once in `init` and never
+/// touched again.
 final class DedicatedThreadExecutor: SerialExecutor, @unchecked Sendable {
-    // Sendability is checked by hand here, and holds: the only mutable state, `jobs` and `stopping`, is read and written
-    // solely while `condition` is locked; the thread itself is started once in `init` and never touched again.
     private let condition = NSCondition()
     private var jobs: [UnownedJob] = []
     private var stopping = false
