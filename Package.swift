@@ -101,8 +101,14 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]),
-        // GPGME wrapper (encryption arrives with the OpenPGP issue).
-        .target(name: "OpenPGP", dependencies: ["CGPGME"]),
+        // Recipients' OpenPGP keys in a GPGME keyring, and encryption to them (natively for RSA and
+        // ECDH keys, through GPGME for the rest).
+        .target(
+            name: "OpenPGP",
+            dependencies: [
+                "CGPGME", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ]),
         // The `postern` executable: argument parsing and wiring only.
         .executableTarget(
             name: "PosternCLI",
@@ -129,7 +135,7 @@ let package = Package(
         .testTarget(name: "DNSResolverTests", dependencies: ["DNSResolver", "DNS", "TestSupport"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(name: "DirectoryTests", dependencies: ["Directory", "Storage", "TestSupport"]),
-        .testTarget(name: "OpenPGPTests", dependencies: ["OpenPGP"]),
+        .testTarget(name: "OpenPGPTests", dependencies: ["OpenPGP", "TestSupport"]),
         .testTarget(
             name: "APITests",
             dependencies: [

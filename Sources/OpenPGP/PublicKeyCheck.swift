@@ -1,14 +1,15 @@
-import CGPGME
 import Foundation
 
-/// Checks that a text is an ASCII-armoured OpenPGP public key, by importing it into a throwaway
-/// keyring with GPGME, and tells its fingerprint. Secret keys are refused: they must never be stored.
+/// Checks that a text is an ASCII-armoured OpenPGP public key that mail can be encrypted to, by
+/// importing it into a throwaway keyring with GPGME, and tells its fingerprint. Secret keys are
+/// refused: they must never be stored.
 public enum PublicKeyCheck {
     public enum Problem: Error, Equatable, CustomStringConvertible {
         case notArmoredPublicKey
         case notAKey
         case secretKey
         case severalKeys
+        case cannotEncrypt(KeyProblem)
         case engine(String)
 
         public var description: String {
@@ -17,59 +18,46 @@ public enum PublicKeyCheck {
             case .notAKey: "The key data is not a valid OpenPGP public key."
             case .secretKey: "The key data holds a secret key; send only the public key."
             case .severalKeys: "The key data must hold exactly one public key."
+            case .cannotEncrypt(let problem): "Mail cannot be encrypted to this key: \(problem)."
             case .engine(let why): "The key could not be checked: \(why)"
             }
         }
     }
 
+    private static let queue = DispatchQueue(label: "postern.keycheck", attributes: .concurrent)
+
     /// The key's fingerprint (upper-case hex), or why it is not acceptable. Runs gpg off the caller's thread.
-    public static func fingerprint(of armored: String) async throws(Problem) -> String {
+    public static func fingerprint(of armored: String, at now: Date = Date()) async throws(Problem) -> String {
         guard armored.contains("-----BEGIN PGP PUBLIC KEY BLOCK-----") else { throw .notArmoredPublicKey }
         if armored.contains("PRIVATE KEY BLOCK") { throw .secretKey }
-        let result: Result<String, Problem> = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: importedFingerprint(armored)) }
-        }
-        return try result.get()
-    }
-
-    static func importedFingerprint(_ armored: String) -> Result<String, Problem> {
-        guard GPGME.version != nil else { return .failure(.engine("GPGME did not initialise")) }
         let home = NSTemporaryDirectory() + "postern-keycheck-" + UUID().uuidString
         do {
-            try FileManager.default.createDirectory(
-                atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
         } catch {
-            return .failure(.engine("no temporary keyring"))
+            throw .engine("no temporary keyring")
         }
         defer { try? FileManager.default.removeItem(atPath: home) }
-        var context: gpgme_ctx_t?
-        guard gpgme_new(&context) == 0, let context else { return .failure(.engine("gpgme_new failed")) }
-        defer { gpgme_release(context) }
-        guard gpgme_ctx_set_engine_info(context, GPGME_PROTOCOL_OpenPGP, nil, home) == 0 else {
-            return .failure(.engine("gpg is not installed"))
-        }
-        let bytes = Array(armored.utf8)
-        var data: gpgme_data_t?
-        let made = bytes.withUnsafeBufferPointer { buffer in
-            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
-                gpgme_data_new_from_mem(&data, $0, bytes.count, 1)  // 1: GPGME copies the bytes
+        let result: Result<String, Problem>
+        do {
+            result = try await GPGMESession.run(on: queue, home: home) { session in
+                let imported: (fingerprints: Set<String>, secretKeys: Int)
+                do {
+                    imported = try session.importKeys(Array(armored.utf8))
+                } catch {
+                    return .failure(.notAKey)
+                }
+                if imported.secretKeys > 0 { return .failure(.secretKey) }
+                guard let fingerprint = imported.fingerprints.first else { return .failure(.notAKey) }
+                guard imported.fingerprints.count == 1 else { return .failure(.severalKeys) }
+                guard let listing = session.listing(of: fingerprint) else { return .failure(.notAKey) }
+                let key = RecipientKey(listing: listing, exported: (try? session.export(fingerprint)) ?? [])
+                if let problem = key.problem(at: now) { return .failure(.cannotEncrypt(problem)) }
+                return .success(fingerprint)
             }
+        } catch {
+            throw .engine("\(error)")
         }
-        guard made == 0, let data else { return .failure(.engine("gpgme_data_new_from_mem failed")) }
-        defer { gpgme_data_release(data) }
-        guard gpgme_op_import(context, data) == 0, let result = gpgme_op_import_result(context) else {
-            return .failure(.notAKey)
-        }
-        if result.pointee.secret_read > 0 { return .failure(.secretKey) }
-        var fingerprints: [String] = []
-        var entry = result.pointee.imports
-        while let current = entry {
-            if current.pointee.result == 0, let fpr = current.pointee.fpr { fingerprints.append(String(cString: fpr)) }
-            entry = current.pointee.next
-        }
-        let unique = Set(fingerprints)
-        guard !unique.isEmpty else { return .failure(.notAKey) }
-        guard unique.count == 1 else { return .failure(.severalKeys) }
-        return .success(unique.first!.uppercased())
+        return try result.get()
     }
 }

@@ -1,35 +1,8 @@
 @testable import API
 import Directory
 import Foundation
+import TestSupport
 import Testing
-
-/// Makes a real OpenPGP key pair with gpg in a throwaway home, and exports its armoured parts.
-enum GPGKey {
-    static func make(_ email: String) throws -> (publicKey: String, secretKey: String, fingerprint: String) {
-        let home = NSTemporaryDirectory() + "postern-gpg-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        defer { try? FileManager.default.removeItem(atPath: home) }
-        func gpg(_ arguments: [String]) throws -> String {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/gpg")
-            process.arguments = ["--homedir", home, "--batch", "--pinentry-mode", "loopback", "--passphrase", ""] + arguments
-            let out = Pipe()
-            process.standardOutput = out
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return String(decoding: data, as: UTF8.self)
-        }
-        _ = try gpg(["--quick-gen-key", email, "ed25519", "default", "never"])
-        let publicKey = try gpg(["--armor", "--export", email])
-        let secretKey = try gpg(["--armor", "--export-secret-keys", email])
-        let listing = try gpg(["--with-colons", "--fingerprint", email])
-        let fingerprint = listing.split(separator: "\n").first { $0.hasPrefix("fpr:") }
-            .map { String($0.split(separator: ":", omittingEmptySubsequences: false)[9]) } ?? ""
-        return (publicKey, secretKey, fingerprint)
-    }
-}
 
 @Suite struct RecipientEndpointTests {
     @Test func recipientsListCreateVerifyKeysTogglesDelete() async throws {
@@ -58,8 +31,9 @@ enum GPGKey {
 
         // Encryption needs a key first.
         #expect(try await node.send("POST", "/api/v1/encrypted-recipients", as: jane, json: #"{"id":"\#(id)"}"#).status == 422)
-        let key = try GPGKey.make("work@example.com")
-        #expect(!key.fingerprint.isEmpty)
+        let (home, keys) = try await GnuPGHome.shared()
+        let key = try #require(keys[.ed25519])
+        let secretKey = try await home.secretKey(key.email)
         let keyJSON = String(decoding: JSONValue.object([("key_data", .string(key.publicKey))]).serialized, as: UTF8.self)
         let withKey = try await node.send("PATCH", "/api/v1/recipient-keys/\(id)", as: jane, json: keyJSON)
         #expect(withKey.status == 200, "\(withKey.body)")
@@ -67,12 +41,19 @@ enum GPGKey {
         #expect(withKey.data("should_encrypt") == .bool(true))
         for bad in [
             #"{"key_data":"hello"}"#,
-            String(decoding: JSONValue.object([("key_data", .string(key.secretKey))]).serialized, as: UTF8.self),
+            String(decoding: JSONValue.object([("key_data", .string(secretKey))]).serialized, as: UTF8.self),
             #"{"key_data":"-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nbm90IGEga2V5\n-----END PGP PUBLIC KEY BLOCK-----\n"}"#,
             #"{}"#,
         ] {
             let reply = try await node.send("PATCH", "/api/v1/recipient-keys/\(id)", as: jane, json: bad)
             #expect(reply.status == 422, "\(bad.prefix(60)) → \(reply.status) \(reply.body)")
+        }
+        // Keys mail cannot be encrypted to are refused, saying why.
+        for (kind, why) in [(GnuPGHome.Kind.signOnly, "it can only sign"), (.expired, "the key expired on"), (.revoked, "revoked")] {
+            let json = String(decoding: JSONValue.object([("key_data", .string(keys[kind]?.publicKey ?? ""))]).serialized, as: UTF8.self)
+            let reply = try await node.send("PATCH", "/api/v1/recipient-keys/\(id)", as: jane, json: json)
+            #expect(reply.status == 422, "\(kind): \(reply.body)")
+            #expect(reply.body.contains(why), "\(kind): \(reply.body)")
         }
         for path in ["encrypted-recipients", "inline-encrypted-recipients", "protected-headers-recipients", "allowed-recipients"] {
             #expect(try await node.send("DELETE", "/api/v1/\(path)/\(id)", as: jane).status == 204, "\(path)")
