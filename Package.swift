@@ -61,7 +61,8 @@ let package = Package(
         .target(
             name: "Relay",
             dependencies: [
-                "Directory", "MailAuth", "MailCore", "SMTPCore", "SMTPClient", "SMTPServer", "Spool", "DNS", "DNSResolver", "Storage",
+                "Directory", "MailAuth", "MailCore", "OpenPGP", "SMTPCore", "SMTPClient", "SMTPServer", "Spool", "DNS", "DNSResolver",
+                "Storage",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

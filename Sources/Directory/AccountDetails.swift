@@ -13,6 +13,8 @@ public struct AccountDetails: Sendable {
     public var bannerLocation: String
     /// How forwarded mail failing an enforced DMARC policy is marked: subject, banner or off.
     public var dmarcFailWarning: String
+    /// `deliver` or `hold` (`RecipientEncryption.WhenKeyFails`).
+    public var encryptionKeyFailure: String
     public var bandwidth: UInt64
     public var bandwidthLimit: UInt64
     public var defaultUsernameID: String?
@@ -40,7 +42,7 @@ extension Accounts {
     public func details(userID: String, defaultBandwidthLimit: Int = 0) async throws -> AccountDetails? {
         let rows = try await pool.query(
             """
-            SELECT u.id, n.username, u.default_username_id, u.from_name, u.banner_location, u.dmarc_fail_warning,
+            SELECT u.id, n.username, u.default_username_id, u.from_name, u.banner_location, u.dmarc_fail_warning, u.encryption_key_failure,
                 IF(u.bandwidth_month <=> ?, u.bandwidth, 0) AS bandwidth, CAST(COALESCE(u.bandwidth_limit, ?) AS SIGNED) AS bandwidth_limit,
                 u.default_recipient_id, u.default_alias_domain, u.default_alias_format, u.created_at, u.updated_at,
                 (SELECT COUNT(*) FROM usernames x WHERE x.user_id = u.id) AS username_count,
@@ -69,7 +71,7 @@ extension Accounts {
         return AccountDetails(
             id: try row.string("id"), username: try row.optionalString("username") ?? "",
             fromName: try row.optionalString("from_name"), bannerLocation: try row.string("banner_location"),
-            dmarcFailWarning: try row.string("dmarc_fail_warning"), bandwidth: UInt64(try count("bandwidth")), bandwidthLimit: UInt64(try count("bandwidth_limit")),
+            dmarcFailWarning: try row.string("dmarc_fail_warning"), encryptionKeyFailure: try row.string("encryption_key_failure"), bandwidth: UInt64(try count("bandwidth")), bandwidthLimit: UInt64(try count("bandwidth_limit")),
             defaultUsernameID: try row.optionalString("default_username_id"),
             defaultRecipientID: try row.optionalString("default_recipient_id"),
             defaultAliasDomain: try row.optionalString("default_alias_domain"),
@@ -88,5 +90,11 @@ extension Accounts {
     public func setDMARCFailWarning(_ value: ForwardingStyle.DMARCWarning?, userID: String) async throws {
         try await pool.execute("UPDATE users SET dmarc_fail_warning = ?, updated_at = ? WHERE id = ?",
                                [.text(value?.rawValue ?? "off"), .date(Date().atDatabasePrecision), .text(userID)])
+    }
+
+    /// Sets what happens to mail for a mailbox whose OpenPGP key cannot be encrypted to.
+    public func setEncryptionKeyFailure(_ value: RecipientEncryption.WhenKeyFails, userID: String) async throws {
+        try await pool.execute("UPDATE users SET encryption_key_failure = ?, updated_at = ? WHERE id = ?",
+                               [.text(value.rawValue), .date(Date().atDatabasePrecision), .text(userID)])
     }
 }

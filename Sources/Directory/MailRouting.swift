@@ -8,10 +8,13 @@ public struct AliasRouting: Sendable, Equatable {
     public struct Destination: Sendable, Equatable {
         public var recipientID: String
         public var email: String
+        /// Set when mail to this mailbox is encrypted to its key.
+        public var encryption: RecipientEncryption?
 
-        public init(recipientID: String, email: String) {
+        public init(recipientID: String, email: String, encryption: RecipientEncryption? = nil) {
             self.recipientID = recipientID
             self.email = email
+            self.encryption = encryption
         }
     }
 
@@ -75,8 +78,9 @@ public struct MailRouting: Sendable {
                 u.display_from_format, u.use_reply_to, u.dmarc_fail_warning, COALESCE(a.banner_location, u.banner_location) AS banner_location,
                 COALESCE(a.from_name, un.from_name, dm.from_name, u.from_name) AS from_name,
                 (a.aliasable_type <=> 'domain' AND dm.domain_verified_at IS NULL) AS unverified_domain,
-                d.id AS default_id, d.email AS default_email, pd.id AS parent_default_id, pd.email AS parent_default_email,
-                r.id AS own_id, r.email AS own_email
+                u.encryption_key_failure,
+                \(Self.destinationColumns("d", "default")), \(Self.destinationColumns("pd", "parent_default")),
+                \(Self.destinationColumns("r", "own"))
             FROM aliases a JOIN users u ON u.id = a.user_id
             LEFT JOIN usernames un ON a.aliasable_type = 'username' AND un.id = a.aliasable_id
             LEFT JOIN domains dm ON a.aliasable_type = 'domain' AND dm.id = a.aliasable_id
@@ -92,16 +96,13 @@ public struct MailRouting: Sendable {
             [.int(Int64(limits.bandwidthPerMonth)), .text(Self.month(of: now)), .int(Int64(limits.bandwidthPerMonth)),
              .int(Int64(limits.messagesPerHour)), .int(Int64(limits.messagesPerHour)), .date(Self.hour(of: now)), .text(email)])
         guard let first = rows.first else { return nil }
+        let whenKeyFails = RecipientEncryption.WhenKeyFails(rawValue: try first.string("encryption_key_failure")) ?? .deliver
         var own: [AliasRouting.Destination] = []
         for row in rows {
-            if let id = try row.optionalString("own_id"), let address = try row.optionalString("own_email") {
-                own.append(.init(recipientID: id, email: address))
-            }
+            if let destination = try Self.destination(row, "own", whenKeyFails: whenKeyFails) { own.append(destination) }
         }
-        for (idColumn, emailColumn) in [("parent_default_id", "parent_default_email"), ("default_id", "default_email")] where own.isEmpty {
-            if let id = try first.optionalString(idColumn), let address = try first.optionalString(emailColumn) {
-                own = [.init(recipientID: id, email: address)]
-            }
+        for prefix in ["parent_default", "default"] where own.isEmpty {
+            if let destination = try Self.destination(first, prefix, whenKeyFails: whenKeyFails) { own = [destination] }
         }
         return AliasRouting(
             aliasID: try first.string("id"), userID: try first.string("user_id"), email: try first.string("email"),
@@ -114,6 +115,54 @@ public struct MailRouting: Sendable {
                 banner: ForwardingStyle.BannerLocation(rawValue: try first.string("banner_location")) ?? .top,
                 dmarcWarning: ForwardingStyle.DMARCWarning(rawValue: try first.string("dmarc_fail_warning"))),
             fromName: try first.optionalString("from_name"), unverifiedDomain: try first.bool("unverified_domain"))
+    }
+
+    /// The columns of a recipient joined as `table` that make a destination, named `prefix_…`.
+    static func destinationColumns(_ table: String, _ prefix: String) -> String {
+        """
+        \(table).id AS \(prefix)_id, \(table).email AS \(prefix)_email, \(table).inline_encryption AS \(prefix)_inline,
+        \(table).protected_headers AS \(prefix)_protected,
+        IF(\(table).should_encrypt = 1, \(table).fingerprint, NULL) AS \(prefix)_fingerprint,
+        IF(\(table).should_encrypt = 1, SHA2(\(table).public_key, 256), NULL) AS \(prefix)_key_digest
+        """
+    }
+
+    static func destination(_ row: Row, _ prefix: String, whenKeyFails: RecipientEncryption.WhenKeyFails) throws
+        -> AliasRouting.Destination?
+    {
+        guard let id = try row.optionalString(prefix + "_id"), let address = try row.optionalString(prefix + "_email") else { return nil }
+        let encryption = try row.optionalString(prefix + "_fingerprint").map {
+            RecipientEncryption(fingerprint: $0, keyDigest: try row.optionalString(prefix + "_key_digest"),
+                                inline: try row.bool(prefix + "_inline"), protectedHeaders: try row.bool(prefix + "_protected"),
+                                whenKeyFails: whenKeyFails)
+        }
+        return .init(recipientID: id, email: address, encryption: encryption)
+    }
+
+    /// How mail to a recipient is encrypted now; nil when it is not (or the recipient is gone).
+    public func encryption(ofRecipient recipientID: String) async throws -> RecipientEncryption? {
+        guard let row = try await pool.query(
+            """
+            SELECT u.encryption_key_failure, \(Self.destinationColumns("r", "own"))
+            FROM recipients r JOIN users u ON u.id = r.user_id WHERE r.id = ?
+            """, [.text(recipientID)]).first else { return nil }
+        let whenKeyFails = RecipientEncryption.WhenKeyFails(rawValue: try row.string("encryption_key_failure")) ?? .deliver
+        return try Self.destination(row, "own", whenKeyFails: whenKeyFails)?.encryption
+    }
+
+    /// The OpenPGP key of a recipient as uploaded (armoured); nil when it has none.
+    public func publicKey(ofRecipient recipientID: String) async throws -> String? {
+        try await pool.query("SELECT public_key FROM recipients WHERE id = ?", [.text(recipientID)])
+            .first?.optionalString("public_key")
+    }
+
+    /// Turns encryption off for a recipient whose key `fingerprint` cannot be encrypted to (unless a
+    /// different key was uploaded meanwhile). True when it was on.
+    @discardableResult
+    public func turnOffEncryption(recipientID: String, fingerprint: String, at now: Date = Date()) async throws -> Bool {
+        try await pool.execute(
+            "UPDATE recipients SET should_encrypt = 0, updated_at = ? WHERE id = ? AND fingerprint = ? AND should_encrypt = 1",
+            [.date(now.atDatabasePrecision), .text(recipientID), .text(fingerprint)]).affectedRows > 0
     }
 
     /// A user's verified mailboxes (recipients), and whether each may reply and send through the

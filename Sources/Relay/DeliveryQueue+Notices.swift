@@ -14,11 +14,14 @@ extension DeliveryQueue {
             throw ResendProblem("this failed delivery names no recipient or alias")
         }
         var style = try await routing.alias(email: aliasEmail)?.style
+        // Encrypted as the mailbox wants it now (it may have a new key since).
+        var encryption: RecipientEncryption?
+        if let recipientID = failure.recipientID { encryption = try await routing.encryption(ofRecipient: recipientID) }
         if !MessageAuthentication.recordedEnforcedDMARCFailure(in: body, authservID: settings.heloName) { style?.dmarcWarning = nil }
         let message = SpooledMessage(
             id: QueueID.make(), receivedAt: Date(), clientAddress: "api", heloName: "resend", sender: sender, smtpUTF8: true,
             deliveries: [.init(recipient: recipient, alias: aliasEmail, aliasID: failure.aliasID, userID: failure.userID,
-                               recipientID: failure.recipientID, style: style)])
+                               recipientID: failure.recipientID, style: style, encryption: encryption)])
         try await store(message, body: body, what: "resend for \(aliasEmail)")
     }
 
@@ -70,6 +73,8 @@ extension DeliveryQueue {
     /// Mails the owner's default recipient that a copy failed (or that a reply was refused), unless that mailbox is the one that
     /// failed, or the owner was told within the hour.
     func tellOwner(of failure: FailedDelivery, refusedReply: Bool = false) async {
+        // A copy held for its key: `encryptionFailed` told the owner why.
+        if failure.remoteMTA == "openpgp" { return }
         let alias = failure.aliasEmail ?? "one of your aliases"
         if refusedReply {
             await notifyOwner(
@@ -114,7 +119,7 @@ extension DeliveryQueue {
 
     /// Sends a notice to a user's verified default mailbox, at most one of each `kind` an hour per user
     /// and node, and none when that mailbox is `unless` (the one that is failing).
-    private func notifyOwner(_ userID: String, kind: String, unless failing: String? = nil, subject: String, text: String) async {
+    func notifyOwner(_ userID: String, kind: String, unless failing: String? = nil, subject: String, text: String) async {
         guard let from = settings.noticeSender else { return }
         let key = kind + " " + userID
         let now = Date()

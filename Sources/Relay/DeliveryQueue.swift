@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import MailCore
 import NIOSSL
+import OpenPGP
 import SMTPClient
 import SMTPCore
 import ServiceLifecycle
@@ -61,6 +62,8 @@ public actor DeliveryQueue: Service {
     let routing: MailRouting
     let metrics: NodeMetrics
     let logger: Logger
+    /// Recipients' OpenPGP keys; nil: copies meant to be encrypted wait (4.7.0) for a node that has one.
+    let keyring: Keyring?
     let connections = SMTPConnectionPool()
     var entries: [QueueID: Entry] = [:]
     /// Queued files that could not be read (an I/O error, not damage): tried again every second.
@@ -77,7 +80,8 @@ public actor DeliveryQueue: Service {
     var lastNotice: [String: Date] = [:]
 
     public init(settings: Settings, spool: Spool, srs: SRSRewriter, resolver: any NextHopResolver,
-                failures: FailedDeliveries, routing: MailRouting, metrics: NodeMetrics, logger: Logger) {
+                failures: FailedDeliveries, routing: MailRouting, metrics: NodeMetrics, logger: Logger, keyring: Keyring? = nil) {
+        self.keyring = keyring
         self.settings = settings
         self.spool = spool
         self.srs = srs
@@ -217,12 +221,23 @@ public actor DeliveryQueue: Service {
 
         // One transaction per recipient domain (the next hop is the same for all its recipients) and
         // alias (the rewritten header and the signing domain follow from it).
-        struct Group: Hashable { var recipientDomain: String; var alias: String; var style: ForwardingStyle; var asWritten: Bool }
+        struct Group: Hashable {
+            var recipientDomain: String
+            var alias: String
+            var style: ForwardingStyle
+            var asWritten: Bool
+            /// Each mailbox's key: an encrypted copy is one mailbox's only.
+            var encryption: RecipientEncryption?
+            var recipientID: String?
+        }
         var groups: [Group: [Int]] = [:]
         for index in pending {
             let delivery = message.deliveries[index]
+            let asWritten = delivery.notice == true || delivery.reply == true
+            let encryption = asWritten ? nil : delivery.encryption
             let key = Group(recipientDomain: Self.domain(of: delivery.recipient), alias: delivery.alias,
-                            style: delivery.style ?? ForwardingStyle(), asWritten: delivery.notice == true || delivery.reply == true)
+                            style: delivery.style ?? ForwardingStyle(), asWritten: asWritten, encryption: encryption,
+                            recipientID: encryption == nil ? nil : delivery.recipientID)
             groups[key, default: []].append(index)
         }
         let originalSender = message.sender.flatMap { try? EmailAddress(parsing: $0) }
@@ -242,6 +257,26 @@ public actor DeliveryQueue: Service {
                     if !key.asWritten, let alias = try? EmailAddress(parsing: key.alias) {
                         forwarded = ForwardedMessage.rewrite(body, alias: alias, envelopeSender: originalSender, style: key.style,
                                                              deactivateLink: link, reference: reference)
+                    }
+                    if let encryption = key.encryption {
+                        let delivery = message.deliveries[indexes[0]]
+                        switch await self.encrypt(forwarded, for: encryption, recipientID: key.recipientID) {
+                        case .encrypted(let bytes):
+                            forwarded = bytes
+                        case .alreadyEncrypted:
+                            break
+                        case .keyFails(let problem) where encryption.whenKeyFails == .deliver:
+                            forwarded = Banner.warn(forwarded, saying: Self.unencryptedWarning(problem))
+                            await self.encryptionFailed(delivery, encryption: encryption, problem: problem, held: false)
+                        case .keyFails(let problem):
+                            await self.encryptionFailed(delivery, encryption: encryption, problem: problem, held: true)
+                            return indexes.map { ($0, .failed(Self.heldReply(problem, fingerprint: encryption.fingerprint)), "openpgp") }
+                        case .unavailable(let why):
+                            self.logger.warning("cannot encrypt now", metadata: ["queue_id": "\(id)", "problem": "\(why)"])
+                            return indexes.map {
+                                ($0, .deferred(SMTPReply(451, "4.7.0", "The OpenPGP key of this mailbox is not available now")), "openpgp")
+                            }
+                        }
                     }
                     var signed = forwarded
                     if let signer {

@@ -162,7 +162,8 @@ public final class InboundMail: SMTPServerDelegate {
             for destination in route.destinations where destination.email.lowercased() != sender
                 && planned.insert([route.aliasID, destination.recipientID]).inserted {
                 deliveries.append(.init(recipient: destination.email, alias: route.alias, aliasID: route.aliasID,
-                                        userID: route.userID, recipientID: destination.recipientID, style: style))
+                                        userID: route.userID, recipientID: destination.recipientID, style: style,
+                                        encryption: destination.encryption))
             }
         }
         return deliveries.isEmpty ? nil : deliveries

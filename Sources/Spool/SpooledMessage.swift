@@ -22,9 +22,12 @@ public struct SpooledMessage: Codable, Sendable, Equatable {
         /// A reply or new message sent through the alias `alias` (already rewritten by `ReplyMessage`):
         /// sent as it is, from the message's sender (the alias), signed for the alias domain.
         public var reply: Bool?
+        /// Encrypt the copy to the recipient's OpenPGP key; nil: sent as it is.
+        public var encryption: RecipientEncryption?
 
         public init(recipient: String, alias: String, aliasID: String?, userID: String?, recipientID: String?,
-                    style: ForwardingStyle? = nil, notice: Bool? = nil, reply: Bool? = nil) {
+                    style: ForwardingStyle? = nil, notice: Bool? = nil, reply: Bool? = nil, encryption: RecipientEncryption? = nil) {
+            self.encryption = encryption
             self.notice = notice
             self.reply = reply
             self.recipient = recipient

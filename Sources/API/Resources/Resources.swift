@@ -83,7 +83,8 @@ extension Resources {
         .object([
             ("id", .string(d.id)), ("username", .string(d.username)), ("from_name", .string(d.fromName)),
             ("email_subject", .null), ("banner_location", .string(d.bannerLocation)),
-            ("dmarc_fail_warning", .string(d.dmarcFailWarning)), ("bandwidth", .int(Int64(d.bandwidth))),
+            ("dmarc_fail_warning", .string(d.dmarcFailWarning)),
+            ("encryption_key_failure", .string(d.encryptionKeyFailure)), ("bandwidth", .int(Int64(d.bandwidth))),
             ("username_count", .int(d.usernameCount)), ("username_limit", .int(AccountDetails.usernameLimit)),
             ("default_username_id", .string(d.defaultUsernameID)), ("default_recipient_id", .string(d.defaultRecipientID)),
             ("default_alias_domain", .string(d.defaultAliasDomain)), ("default_alias_format", .string(d.defaultAliasFormat)),

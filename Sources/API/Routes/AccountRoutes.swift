@@ -13,18 +13,26 @@ struct AccountRoutes {
             }
             return dataResponse(Resources.account(details))
         }
-        // Postern's own setting (addy.io has no such): how forwarded mail failing DMARC is marked.
+        // Postern's own settings (addy.io has no such): how forwarded mail failing DMARC is marked, and
+        // what happens to mail for a mailbox whose OpenPGP key stopped working.
         book.on(.patch, "account-details") { request, context in
             var fields = try await RequestFields.read(request, context: context)
-            fields.refuseOthers(than: ["dmarc_fail_warning"])
+            fields.refuseOthers(than: ["dmarc_fail_warning", "encryption_key_failure"])
             let warning = fields.string("dmarc_fail_warning", maxLength: 8)
             if let warning, !["subject", "banner", "off"].contains(warning) {
                 fields.fail("dmarc_fail_warning", "The dmarc fail warning must be one of subject, banner, off.")
+            }
+            let keyFailure = fields.string("encryption_key_failure", maxLength: 8)
+            if let keyFailure, RecipientEncryption.WhenKeyFails(rawValue: keyFailure) == nil {
+                fields.fail("encryption_key_failure", "The encryption key failure must be one of deliver, hold.")
             }
             try fields.validate()
             let userID = try context.userID
             if let warning {
                 try await services.accounts.setDMARCFailWarning(ForwardingStyle.DMARCWarning(rawValue: warning), userID: userID)
+            }
+            if let keyFailure = keyFailure.flatMap(RecipientEncryption.WhenKeyFails.init(rawValue:)) {
+                try await services.accounts.setEncryptionKeyFailure(keyFailure, userID: userID)
             }
             guard let details = try await services.accounts.details(userID: userID, defaultBandwidthLimit: services.defaultBandwidthLimit) else {
                 throw APIError.notFound

@@ -67,7 +67,11 @@ public struct Banner: Sendable, Equatable {
     /// where the author's domain asks for failing mail to be quarantined or rejected.
     public static func warn(_ message: [UInt8], authorDomain: String?) -> [UInt8] {
         let domain = authorDomain.map { " (\($0))" } ?? ""
-        let text = "[DMARC FAIL] This message failed DMARC. The domain it claims to come from\(domain) asks for such mail to be refused: it may be forged."
+        return warn(message, saying: "[DMARC FAIL] This message failed DMARC. The domain it claims to come from\(domain) asks for such mail to be refused: it may be forged.")
+    }
+
+    /// `message` with `text` as a red line at the top of its first text and first HTML body.
+    public static func warn(_ message: [UInt8], saying text: String) -> [UInt8] {
         let parts = InlineText.parts(of: message)
         let targets = [parts.first { $0.contentType.subtype == "plain" }, parts.first { $0.contentType.subtype == "html" }]
         return InlineText.rewrite(message, parts: targets.compactMap { $0 }) { part, body in

@@ -1,6 +1,7 @@
 import API
 import ArgumentParser
 import Logging
+import OpenPGP
 import PosternConfig
 import ServiceLifecycle
 import Storage
@@ -115,7 +116,8 @@ struct MailNode {
                 deactivation: config.srs.secrets.first.map { (config.apiPublicURL, $0) },
                 noticeSender: try? EmailAddress(parsing: config.notificationsFrom)),
             spool: spool, srs: srs, resolver: resolver, failures: FailedDeliveries(pool: pool), routing: routing,
-            metrics: metrics, logger: Logger(label: "postern.queue"))
+            metrics: metrics, logger: Logger(label: "postern.queue"),
+            keyring: try Keyring(directory: config.spoolPath + "/keyring"))
         let queue = self.queue
         let policy = RecipientPolicy(routing: routing, sharedDomains: config.domains.shared, rootDomain: config.domains.root,
                                      srs: srs, logger: Logger(label: "postern.smtp"),

@@ -1,0 +1,114 @@
+/// The shapes of an OpenPGP-encrypted copy (SPEC §5): PGP/MIME (RFC 3156) with, if wanted, protected
+/// headers (`protected-headers="v1"`: the real header fields inside, `Subject: ...` outside), or
+/// inline armoured text for a text/plain body. Pure: the encryption itself is done by the caller
+/// between `plan` and `assemble`.
+public enum EncryptedMessage {
+    /// The fields copied into the encrypted part when headers are protected.
+    static let protectedFields = ["From", "To", "Cc", "Reply-To", "Subject", "Date", "Message-ID", "In-Reply-To", "References"]
+
+    /// What is encrypted, and how the copy is put together around the armoured result.
+    public struct Plan: Sendable, Equatable {
+        public var plaintext: [UInt8]
+        /// The header of the copy, the blank line, and what comes before the armoured text.
+        var head: [UInt8]
+        /// What follows the armoured text.
+        var tail: [UInt8]
+
+        public func assemble(armored: [UInt8]) -> [UInt8] { head + armored + tail }
+    }
+
+    /// Mail already encrypted end to end (PGP/MIME, S/MIME enveloped, or an inline PGP message in a
+    /// text/plain body) passes unchanged.
+    public static func isEncrypted(_ message: [UInt8]) -> Bool {
+        let entity = MIMEEntity(message: message)
+        switch entity.contentType.mimeType {
+        case "multipart/encrypted", "application/pkcs7-mime", "application/x-pkcs7-mime": return true
+        case "text/plain":
+            let encoding = TransferEncoding(entity.field("Content-Transfer-Encoding")?.value)
+            let text = encoding.decode(message[entity.bodyRange])
+            return containsLine(text, "-----BEGIN PGP MESSAGE-----")
+        default: return false
+        }
+    }
+
+    static func containsLine(_ text: [UInt8], _ line: String) -> Bool {
+        let needle = Array(line.utf8)
+        var start = 0
+        while start + needle.count <= text.count {
+            if text[start..<start + needle.count].elementsEqual(needle) { return true }
+            guard let next = text[start...].firstIndex(of: 10) else { return false }
+            start = next + 1
+        }
+        return false
+    }
+
+    /// How to encrypt `message`. Inline only for a single text/plain body; PGP/MIME otherwise.
+    /// `boundary` must not occur in armoured text (any token with a character outside base64 works).
+    public static func plan(_ message: [UInt8], inline: Bool, protectedHeaders: Bool, boundary: String) -> Plan {
+        let entity = MIMEEntity(message: message)
+        let body = Array(message[entity.bodyRange])
+        if inline, entity.contentType.mimeType == "text/plain" {
+            let encoding = TransferEncoding(entity.field("Content-Transfer-Encoding")?.value)
+            var head: [UInt8] = []
+            for field in entity.fields where !field.isNamed("Content-Transfer-Encoding") { head += field.raw }
+            head += Array("Content-Transfer-Encoding: 7bit\r\n\r\n".utf8)
+            return Plan(plaintext: encoding.decode(body[...]), head: head, tail: [])
+        }
+
+        let isContent = { (field: HeaderField) in field.name.lowercased().hasPrefix("content-") }
+        var inner: [UInt8] = []
+        if protectedHeaders {
+            for field in entity.fields where protectedFields.contains(where: field.isNamed) { inner += field.raw }
+        }
+        var hasType = false
+        for field in entity.fields where isContent(field) {
+            if field.isNamed("Content-Type"), protectedHeaders {
+                hasType = true
+                inner += withParameter(field.raw, "protected-headers=\"v1\"")
+            } else {
+                hasType = hasType || field.isNamed("Content-Type")
+                inner += field.raw
+            }
+        }
+        if !hasType {
+            inner += Array("Content-Type: text/plain; charset=us-ascii\(protectedHeaders ? "; protected-headers=\"v1\"" : "")\r\n".utf8)
+        }
+        inner += [13, 10]
+        inner += body
+
+        var head: [UInt8] = []
+        for field in entity.fields where !isContent(field) && !field.isNamed("MIME-Version") {
+            head += protectedHeaders && field.isNamed("Subject") ? Array("Subject: ...\r\n".utf8) : Array(field.raw)
+        }
+        head += Array("""
+            MIME-Version: 1.0\r
+            Content-Type: multipart/encrypted; protocol="application/pgp-encrypted";\r
+             boundary="\(boundary)"\r
+            \r
+            This is an OpenPGP/MIME encrypted message (RFC 4880 and 3156).\r
+            --\(boundary)\r
+            Content-Type: application/pgp-encrypted\r
+            Content-Description: PGP/MIME version identification\r
+            \r
+            Version: 1\r
+            \r
+            --\(boundary)\r
+            Content-Type: application/octet-stream; name="encrypted.asc"\r
+            Content-Description: OpenPGP encrypted message\r
+            Content-Disposition: inline; filename="encrypted.asc"\r
+            \r
+
+            """.utf8)
+        return Plan(plaintext: inner, head: head, tail: Array("\r\n--\(boundary)--\r\n".utf8))
+    }
+
+    /// A raw field with `; parameter` added at the end of its value.
+    static func withParameter(_ raw: ArraySlice<UInt8>, _ parameter: String) -> [UInt8] {
+        var value = Array(raw)
+        var end = value.count
+        while end > 0, value[end - 1] == 13 || value[end - 1] == 10 { end -= 1 }
+        value.insert(contentsOf: Array("; \(parameter)".utf8), at: end)
+        if end == value.count - parameter.utf8.count - 2 { value += [13, 10] }
+        return value
+    }
+}

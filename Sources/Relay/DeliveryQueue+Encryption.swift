@@ -1,0 +1,100 @@
+import Directory
+import Foundation
+import MailCore
+import OpenPGP
+import SMTPCore
+import Spool
+
+/// Copies encrypted to their mailbox's OpenPGP key (SPEC §5), after the header rewrite and the banner
+/// and before the DKIM signature, so the signature covers what is sent.
+extension DeliveryQueue {
+    enum EncryptionOutcome {
+        case encrypted([UInt8])
+        /// Encrypted end to end by its sender: passed on unchanged.
+        case alreadyEncrypted
+        /// The key cannot be encrypted to: the owner's `encryption_key_failure` decides.
+        case keyFails(KeyProblem)
+        /// The key could not be read now (database down and not on this node yet): tried again later.
+        case unavailable(String)
+    }
+
+    nonisolated func encrypt(_ message: [UInt8], for encryption: RecipientEncryption, recipientID: String?) async
+        -> EncryptionOutcome
+    {
+        if EncryptedMessage.isEncrypted(message) { return .alreadyEncrypted }
+        guard let keyring else { return .unavailable("this node has no keyring") }
+        let key: RecipientKey?
+        do {
+            key = try await keyring.key(fingerprint: encryption.fingerprint, digest: encryption.keyDigest) { [routing] in
+                guard let recipientID else { return nil }
+                return try await routing.publicKey(ofRecipient: recipientID)
+            }
+        } catch {
+            return .unavailable("\(error)")
+        }
+        guard let key else { return .keyFails(.missing) }
+        if let problem = key.problem() { return .keyFails(problem) }
+        let plan = EncryptedMessage.plan(message, inline: encryption.inline, protectedHeaders: encryption.protectedHeaders,
+                                         boundary: "postern-pgp-" + UUID().uuidString.lowercased())
+        do {
+            return .encrypted(plan.assemble(armored: try await keyring.encrypt(plan.plaintext, to: key)))
+        } catch let problem as KeyProblem {
+            return .keyFails(problem)
+        } catch {
+            return .unavailable("\(error)")
+        }
+    }
+
+    static func unencryptedWarning(_ problem: KeyProblem) -> String {
+        "[NOT ENCRYPTED] This message could not be encrypted to your OpenPGP key: \(problem). Encryption is now off for this address; upload a new key to turn it back on."
+    }
+
+    static func heldReply(_ problem: KeyProblem, fingerprint: String) -> SMTPReply {
+        SMTPReply(554, "5.7.0", "Not sent: mail to this mailbox is encrypted, and its OpenPGP key \(fingerprint) cannot be used: \(problem)")
+    }
+
+    /// A copy whose key failed: with `deliver`, encryption is turned off for the mailbox (it went out
+    /// with a warning); with `hold` it stays on (the copy is a failed delivery, recorded by the caller).
+    /// Either way the owner is told.
+    func encryptionFailed(_ delivery: SpooledMessage.Delivery, encryption: RecipientEncryption, problem: KeyProblem, held: Bool) async {
+        logger.warning("OpenPGP key unusable", metadata: [
+            "to": "\(delivery.recipient)", "fingerprint": "\(encryption.fingerprint)", "problem": "\(problem)",
+            "held": "\(held)",
+        ])
+        guard let userID = delivery.userID else { return }
+        if held {
+            await notifyOwner(
+                userID, kind: "key " + encryption.fingerprint,
+                subject: "Mail to \(delivery.recipient) is held: its OpenPGP key cannot be used",
+                text: """
+                    A message to your alias \(delivery.alias) was not sent to
+                    \(delivery.recipient): mail to that address is encrypted to the key
+                    \(encryption.fingerprint)
+                    and \(problem).
+
+                    It is kept as a failed delivery for 7 days. Upload a key that can encrypt
+                    for \(delivery.recipient), then send it again from your failed deliveries.
+                    """)
+            return
+        }
+        guard let recipientID = delivery.recipientID else { return }
+        do {
+            guard try await routing.turnOffEncryption(recipientID: recipientID, fingerprint: encryption.fingerprint) else { return }
+        } catch {
+            logger.warning("could not turn encryption off", metadata: ["to": "\(delivery.recipient)", "error": "\(error)"])
+        }
+        await notifyOwner(
+            userID, kind: "key " + encryption.fingerprint,
+            subject: "Encryption to \(delivery.recipient) is turned off",
+            text: """
+                Mail to \(delivery.recipient) is encrypted to the OpenPGP key
+                \(encryption.fingerprint)
+                but \(problem). A message to your alias
+                \(delivery.alias) was delivered unencrypted, with a warning at the top.
+
+                Encryption is now off for \(delivery.recipient). Upload a key that can encrypt
+                to turn it back on. To have such mail held instead of delivered
+                unencrypted, set encryption_key_failure to "hold" in your account settings.
+                """)
+    }
+}
