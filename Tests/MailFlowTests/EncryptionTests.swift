@@ -80,7 +80,16 @@ import Testing
         try message.write(toFile: file, atomically: true, encoding: .utf8)
         let (_, verdict) = try await MailTestNode.run("python3", [MailTestNode.tool("dkim_verify.py"), file, record])
         #expect(verdict.trimmingCharacters(in: .whitespacesAndNewlines) == "pass", "dkimpy: \(verdict)")
-        // The node keeps the key in a keyring under its spool.
+        // The node keeps the key in a keyring under its spool; a node without it (a new node, or a
+        // lost keyring) imports it from the database.
+        #expect(FileManager.default.fileExists(atPath: node.folder + "/spool/keyring/pubring.kbx"))
+        node.stopServer()
+        try FileManager.default.removeItem(atPath: node.folder + "/spool/keyring")
+        try await node.startServer()
+        try await node.sendMail(["--header", "Subject: after restart", "--body", "still secret"])
+        #expect(await node.waitUntil { node.received().count == 2 }, "\(node.log)")
+        let again = try await Self.open(try #require(node.received().last?.message), node: node, home: home)
+        #expect(again["inner_subject"] as? String == "after restart")
         #expect(FileManager.default.fileExists(atPath: node.folder + "/spool/keyring/pubring.kbx"))
     }
 
