@@ -161,7 +161,8 @@ import Testing
         let (status, output) = try await node.sendMail()
         #expect(status == 0, "\(output)")
         #expect(await node.waitUntil { node.received().count == 1 }, "\(node.log)")
-        #expect(node.log.contains("relay=127.0.0.1:\(node.sinkPort)"))
+        // The log line follows the sink's reply: wait for it too.
+        #expect(await node.waitUntil { node.log.contains("relay=127.0.0.1:\(node.sinkPort)") }, "\(node.log)")
     }
 
     @Test func aDomainThatDoesNotExistFailsForGood() async throws {
