@@ -37,6 +37,20 @@ final class GPGMESession {
 
     private let context: gpgme_ctx_t
 
+    /// Prepares a keyring directory: mode 0700 (gpg warns about others reading it), and a gpg.conf
+    /// that keeps gpg from starting a gpg-agent, which only secret keys need and which would outlive
+    /// the node.
+    static func prepare(home: String) throws {
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: home)
+        let conf = home + "/gpg.conf"
+        let wanted = "# Written by Postern: only public keys live here.\nno-autostart\n"
+        if (try? String(contentsOfFile: conf, encoding: .utf8)) != wanted {
+            try wanted.write(toFile: conf, atomically: true, encoding: .utf8)
+        }
+    }
+
     init(home: String) throws(Failure) {
         guard GPGME.version != nil else { throw .engine("GPGME did not initialise") }
         var made: gpgme_ctx_t?

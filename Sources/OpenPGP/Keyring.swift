@@ -28,10 +28,7 @@ public actor Keyring {
     private var known: [String: (digest: String?, key: RecipientKey)] = [:]
 
     public init(directory: String) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
-        // gpg warns about (and older versions refuse) a home that others can read.
-        try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: directory)
+        try GPGMESession.prepare(home: directory)
         self.directory = directory
     }
 

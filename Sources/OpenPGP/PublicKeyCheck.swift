@@ -32,8 +32,7 @@ public enum PublicKeyCheck {
         if armored.contains("PRIVATE KEY BLOCK") { throw .secretKey }
         let home = NSTemporaryDirectory() + "postern-keycheck-" + UUID().uuidString
         do {
-            try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
+            try GPGMESession.prepare(home: home)
         } catch {
             throw .engine("no temporary keyring")
         }

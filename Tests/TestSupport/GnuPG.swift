@@ -1,5 +1,7 @@
 import Foundation
 
+private let sharedHomePath = NSTemporaryDirectory() + "postern-gpg-shared-" + UUID().uuidString
+
 /// A throwaway gpg home with real key pairs, made by the `gpg` command-line tool, for tests that
 /// encrypt to keys and decrypt what was sent.
 public final class GnuPGHome: Sendable {
@@ -23,8 +25,8 @@ public final class GnuPGHome: Sendable {
 
     public let path: String
 
-    public init() throws {
-        path = NSTemporaryDirectory() + "postern-gpg-" + UUID().uuidString
+    public init(path: String = NSTemporaryDirectory() + "postern-gpg-" + UUID().uuidString) throws {
+        self.path = path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
     }
@@ -33,7 +35,12 @@ public final class GnuPGHome: Sendable {
     public static func shared() async throws -> (home: GnuPGHome, keys: [Kind: Key]) { try await sharedKeys.value }
 
     private static let sharedKeys = Task<(home: GnuPGHome, keys: [Kind: Key]), any Error> {
-        let home = try GnuPGHome()
+        let home = try GnuPGHome(path: sharedHomePath)
+        // The shared home lives until the test process ends; then its gpg-agent goes with it.
+        atexit {
+            _ = try? MailTestNode.runBlocking("gpgconf", ["--homedir", sharedHomePath, "--kill", "all"])
+            try? FileManager.default.removeItem(atPath: sharedHomePath)
+        }
         var keys: [Kind: Key] = [:]
         for kind in Kind.allCases { keys[kind] = try await home.make(kind) }
         return (home, keys)
