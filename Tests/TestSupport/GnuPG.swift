@@ -15,11 +15,12 @@ public final class GnuPGHome: Sendable {
 
     /// The kinds of key the tests use.
     public enum Kind: String, Sendable, CaseIterable {
+        /// Its encryption subkey has expired.
+        case expired
         case rsa3072, rsa4096, ed25519, nistp256
         /// DSA with an ElGamal subkey: encrypted to through gpg, not natively.
         case dsaElgamal
         case signOnly
-        case expired
         case revoked
     }
 
@@ -110,11 +111,11 @@ public final class GnuPGHome: Sendable {
         case .signOnly:
             try await gpg(["--quick-gen-key", email, "ed25519", "sign", "never"])
         case .expired:
-            // Made two days ago, valid for one.
-            let past = ISO8601DateFormatter.string(from: Date().addingTimeInterval(-2 * 86_400), timeZone: .gmt,
-                                                   formatOptions: [.withYear, .withMonth, .withDay, .withTime])
-            try await gpg(["--faked-system-time", past, "--quick-gen-key", email, "ed25519", "sign", "1d"])
-            try await gpg(["--faked-system-time", past, "--quick-add-key", try await fingerprint(email), "cv25519", "encr", "1d"])
+            // An encryption subkey that expires two seconds after it is made (the shared keys make it
+            // first, so it has expired by the time the others are ready).
+            try await gpg(["--quick-gen-key", email, "ed25519", "sign", "never"])
+            try await gpg(["--quick-add-key", try await fingerprint(email), "cv25519", "encr", "seconds=2"])
+            try await Task.sleep(for: .seconds(2.5))
         }
         let fingerprint = try await fingerprint(email)
         if kind == .revoked {
