@@ -76,8 +76,20 @@ public actor Keyring {
             return Array(Armor.message(binary).utf8)
         }
         let fingerprint = key.fingerprint
-        return try await GPGMESession.run(on: queue, home: directory) { session in
+        let armored = try await GPGMESession.run(on: queue, home: directory) { session in
             try session.encrypt(plain, to: fingerprint)
         }
+        return Self.crlf(armored)
+    }
+
+    /// gpg writes armour with bare LF line ends; mail needs CR LF.
+    static func crlf(_ text: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(text.count + text.count / 60 + 2)
+        for (index, byte) in text.enumerated() {
+            if byte == 10, index == 0 || text[index - 1] != 13 { out.append(13) }
+            out.append(byte)
+        }
+        return out
     }
 }

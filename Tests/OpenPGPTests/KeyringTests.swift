@@ -28,6 +28,8 @@ import Testing
             let plain = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
             let encrypted = try await keyring.encrypt(plain, to: key)
             #expect(String(decoding: encrypted.prefix(27), as: UTF8.self) == "-----BEGIN PGP MESSAGE-----")
+            let bareLF = encrypted.indices.contains { encrypted[$0] == 10 && ($0 == 0 || encrypted[$0 - 1] != 13) }
+            #expect(!bareLF, "armour for mail has CR LF line ends")
             let decrypted = try await home.decrypt(encrypted)
             #expect(decrypted == plain, "\(kind) \(size) octets")
         }
