@@ -48,7 +48,10 @@ public struct RecipientKey: Sendable, Equatable {
     /// The subkey mail is encrypted to at `now`: the newest valid one that can encrypt, as gpg chooses.
     func encryptionSubkey(at now: Date) -> KeyListing.Subkey? {
         guard problem(at: now) == nil else { return nil }
-        return Self.usable(listing.subkeys, at: now).max { $0.created < $1.created }
+        // Newest first; at the same second a subkey before the primary key, as gpg prefers.
+        let primary = listing.subkeys.first?.fingerprint
+        return Self.usable(listing.subkeys, at: now)
+            .max { ($0.created, $0.fingerprint != primary ? 1 : 0) < ($1.created, $1.fingerprint != primary ? 1 : 0) }
     }
 
     private static func usable(_ subkeys: [KeyListing.Subkey], at now: Date) -> [KeyListing.Subkey] {

@@ -12,22 +12,43 @@ extension DeliveryQueue {
         case encrypted([UInt8])
         /// Encrypted end to end by its sender: passed on unchanged.
         case alreadyEncrypted
+        /// Encryption was turned off for the mailbox while the copy waited.
+        case notWanted
         /// The key cannot be encrypted to: the owner's `encryption_key_failure` decides.
         case keyFails(KeyProblem)
         /// The key could not be read now (database down and not on this node yet): tried again later.
         case unavailable(String)
     }
 
-    nonisolated func encrypt(_ message: [UInt8], for encryption: RecipientEncryption, recipientID: String?) async
-        -> EncryptionOutcome
+    /// `original`: the message as received (whether its sender encrypted it is judged there, before
+    /// a banner was added to it).
+    nonisolated func encrypt(_ message: [UInt8], original: [UInt8], for encryption: RecipientEncryption, recipientID: String?,
+                             isRetry: Bool) async -> EncryptionOutcome
     {
-        if EncryptedMessage.isEncrypted(message) { return .alreadyEncrypted }
+        if EncryptedMessage.isEncrypted(original) { return .alreadyEncrypted }
+        var encryption = encryption
+        if isRetry, let recipientID {
+            // The copy waited: the mailbox may have a new key, or want no encryption any more.
+            do {
+                guard let current = try await routing.encryption(ofRecipient: recipientID) else { return .notWanted }
+                encryption = current
+            } catch {
+                // The database is down: the key as it was when the copy was queued.
+            }
+        }
         guard let keyring else { return .unavailable("this node has no keyring") }
-        let key: RecipientKey?
+        var key: RecipientKey?
         do {
             key = try await keyring.key(fingerprint: encryption.fingerprint, digest: encryption.keyDigest) { [routing] in
                 guard let recipientID else { return nil }
                 return try await routing.publicKey(ofRecipient: recipientID)
+            }
+            // A new key uploaded while the copy waited: the mailbox's key now is the one to use.
+            if key == nil, let recipientID, let current = try await routing.encryption(ofRecipient: recipientID),
+               current.fingerprint != encryption.fingerprint {
+                key = try await keyring.key(fingerprint: current.fingerprint, digest: current.keyDigest) { [routing] in
+                    try await routing.publicKey(ofRecipient: recipientID)
+                }
             }
         } catch {
             return .unavailable("\(error)")
@@ -44,6 +65,9 @@ extension DeliveryQueue {
             return .unavailable("\(error)")
         }
     }
+
+    /// The hop of a copy held because its key cannot be used (its owner is told by `encryptionFailed`).
+    static let heldForKey = "openpgp-hold"
 
     static func unencryptedWarning(_ problem: KeyProblem) -> String {
         "[NOT ENCRYPTED] This message could not be encrypted to your OpenPGP key: \(problem). Encryption is now off for this address; upload a new key to turn it back on."

@@ -256,7 +256,7 @@ public final class InboundMail: SMTPServerDelegate {
             }
         }
         do {
-            guard let mailbox = try await policy.routing.ownerMailbox(ofRecipient: author.address.description),
+            guard let (mailbox, recipientID) = try await policy.routing.ownerMailbox(ofRecipient: author.address.description),
                   let to = try? EmailAddress(parsing: mailbox)
             else {
                 logger.info("mail to a bounce address from no known mailbox; dropped",
@@ -275,7 +275,10 @@ public final class InboundMail: SMTPServerDelegate {
                 logger.info("too many auto-replies this hour; dropped", metadata: ["to": "\(mailbox)"])
                 return nil
             }
-            try await queue.submit(message, from: sender, to: to, what: "auto-reply from \(author.address)")
+            // Someone else's words, often quoting the owner's: encrypted if the mailbox wants that.
+            let encryption = try await policy.routing.encryption(ofRecipient: recipientID)
+            try await queue.submit(message, from: sender, to: to, what: "auto-reply from \(author.address)",
+                                   recipientID: recipientID, encryption: encryption)
             return nil
         } catch {
             logger.warning("could not pass on an auto-reply", metadata: ["error": "\(error)"])

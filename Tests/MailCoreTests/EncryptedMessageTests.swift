@@ -100,8 +100,12 @@ import Testing
     @Test func encryptedMailIsRecognised() {
         #expect(EncryptedMessage.isEncrypted(Array("Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=x\r\n\r\n".utf8)))
         #expect(EncryptedMessage.isEncrypted(Array("Content-Type: application/pkcs7-mime; smime-type=enveloped-data\r\n\r\nMIA=\r\n".utf8)))
-        #expect(EncryptedMessage.isEncrypted(Array("Subject: x\r\n\r\nHi,\r\n-----BEGIN PGP MESSAGE-----\r\n\r\nhQ==\r\n-----END PGP MESSAGE-----\r\n".utf8)))
-        let base64 = "LS0tLS1CRUdJTiBQR1AgTUVTU0FHRS0tLS0tCg=="  // "-----BEGIN PGP MESSAGE-----\n"
+        #expect(EncryptedMessage.isEncrypted(Array("Subject: x\r\n\r\n\r\n-----BEGIN PGP MESSAGE-----\r\n\r\nhQ==\r\n-----END PGP MESSAGE-----\r\n".utf8)))
+        // Readable text around an armoured block is not "already encrypted"; nor is signed-only S/MIME.
+        #expect(!EncryptedMessage.isEncrypted(Array("Subject: x\r\n\r\nHi,\r\n-----BEGIN PGP MESSAGE-----\r\n\r\nhQ==\r\n-----END PGP MESSAGE-----\r\n".utf8)))
+        #expect(!EncryptedMessage.isEncrypted(Array("Content-Type: application/pkcs7-mime; smime-type=signed-data\r\n\r\nMIA=\r\n".utf8)))
+        // "-----BEGIN PGP MESSAGE-----\n\nhQ==\n-----END PGP MESSAGE-----\n"
+        let base64 = "LS0tLS1CRUdJTiBQR1AgTUVTU0FHRS0tLS0tCgpoUT09Ci0tLS0tRU5EIFBHUCBNRVNTQUdFLS0tLS0K"
         #expect(EncryptedMessage.isEncrypted(Array("Content-Transfer-Encoding: base64\r\n\r\n\(base64)\r\n".utf8)))
         #expect(!EncryptedMessage.isEncrypted(Array("Subject: x\r\n\r\nquoting -----BEGIN PGP MESSAGE----- mid-line\r\n".utf8)))
         #expect(!EncryptedMessage.isEncrypted(Self.multipart))

@@ -157,6 +157,26 @@ import Testing
         #expect(node.received().last?.message.contains("[NOT ENCRYPTED]") == false)
     }
 
+    @Test func aCopyThatWaitedIsEncryptedToTheKeyTheMailboxHasNow() async throws {
+        let (node, _, recipientID, home, keys) = try await Self.start()
+        defer { node.shutdown() }
+        try await Self.upload(try #require(keys[.ed25519]), to: recipientID, node: node)
+        try node.setSinkMode("tempfail")
+        try await node.sendMail(["--header", "Subject: waited", "--body", "for the new key"])
+        #expect(await node.waitUntil { node.log.contains("deferred") }, "\(node.log)")
+        // The owner replaces the key while the copy waits; the retry uses the new one.
+        let newKey = try #require(keys[.rsa3072])
+        try await Self.upload(newKey, to: recipientID, node: node)
+        try node.setSinkMode("ok")
+        #expect(await node.waitUntil { node.received().count == 1 }, "\(node.log)")
+        let onlyNew = try GnuPGHome()
+        try await onlyNew.gpg(["--import"], input: Array(try await home.secretKey(newKey.email).utf8))
+        let opened = try await Self.open(try #require(node.received().last?.message), node: node, home: onlyNew)
+        #expect(opened["inner_subject"] as? String == nil || opened["outer_subject"] as? String == "waited")
+        let texts = (opened["parts"] as? [[String: Any]])?.compactMap { $0["text"] as? String } ?? []
+        #expect(texts.contains { $0.contains("for the new key") }, "\(opened)")
+    }
+
     @Test func aRevokedKeyHoldsTheMessageAsAFailedDeliveryUntilAGoodKeyIsUploaded() async throws {
         let (node, _, recipientID, home, keys) = try await Self.start()
         defer { node.shutdown() }

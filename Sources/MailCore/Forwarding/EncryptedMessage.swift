@@ -17,30 +17,28 @@ public enum EncryptedMessage {
         public func assemble(armored: [UInt8]) -> [UInt8] { head + armored + tail }
     }
 
-    /// Mail already encrypted end to end (PGP/MIME, S/MIME enveloped, or an inline PGP message in a
-    /// text/plain body) passes unchanged.
+    /// Mail already encrypted end to end passes unchanged: PGP/MIME, S/MIME enveloped data, or a
+    /// text/plain body that is one armoured PGP message and nothing else (readable text around an
+    /// armoured block is encrypted like any text).
     public static func isEncrypted(_ message: [UInt8]) -> Bool {
         let entity = MIMEEntity(message: message)
         switch entity.contentType.mimeType {
-        case "multipart/encrypted", "application/pkcs7-mime", "application/x-pkcs7-mime": return true
+        case "multipart/encrypted": return true
+        case "application/pkcs7-mime", "application/x-pkcs7-mime":
+            // Signed-only S/MIME (signed-data) is readable by anyone; no smime-type is taken as enveloped.
+            let kind = entity.contentType.parameters["smime-type"]?.lowercased()
+            return kind == nil || kind == "enveloped-data" || kind == "authenveloped-data"
         case "text/plain":
             let encoding = TransferEncoding(entity.field("Content-Transfer-Encoding")?.value)
             let text = encoding.decode(message[entity.bodyRange])
-            return containsLine(text, "-----BEGIN PGP MESSAGE-----")
+            let trimmed = text.drop { isSpace($0) }.reversed().drop { isSpace($0) }.reversed()
+            return trimmed.starts(with: Array("-----BEGIN PGP MESSAGE-----".utf8))
+                && trimmed.reversed().starts(with: Array("-----END PGP MESSAGE-----".utf8).reversed())
         default: return false
         }
     }
 
-    static func containsLine(_ text: [UInt8], _ line: String) -> Bool {
-        let needle = Array(line.utf8)
-        var start = 0
-        while start + needle.count <= text.count {
-            if text[start..<start + needle.count].elementsEqual(needle) { return true }
-            guard let next = text[start...].firstIndex(of: 10) else { return false }
-            start = next + 1
-        }
-        return false
-    }
+    private static func isSpace(_ byte: UInt8) -> Bool { byte == 32 || byte == 9 || byte == 13 || byte == 10 }
 
     /// How to encrypt `message`. Inline only for a single text/plain body; PGP/MIME otherwise.
     /// `boundary` must not occur in armoured text (any token with a character outside base64 works).

@@ -43,7 +43,7 @@ enum MessageEncryption {
             } catch {
                 throw .unsupported
             }
-            body += [1] + PacketFormat.mpi(encrypted)
+            body += [key.body[5]] + PacketFormat.mpi(encrypted)  // the key's own RSA algorithm id (1 or 2)
         case .ecdh(let curve, let curveField, let point, let kdfHash, let kekAlgorithm):
             let (ephemeral, shared) = try agree(curve: curve, point: point)
             let kekSize: Int
