@@ -61,7 +61,7 @@ let package = Package(
         .target(
             name: "Relay",
             dependencies: [
-                "Directory", "MailAuth", "MailCore", "OpenPGP", "SMTPCore", "SMTPClient", "SMTPServer", "Spool", "DNS", "DNSResolver",
+                "Cluster", "Directory", "MailAuth", "MailCore", "OpenPGP", "SMTPCore", "SMTPClient", "SMTPServer", "Spool", "DNS", "DNSResolver",
                 "Storage",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -102,6 +102,14 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]),
+        // Active/standby nodes: registry and heartbeat, the active lease (fencing by epoch), singleton
+        // work, the shared deferred queue in the database.
+        .target(
+            name: "Cluster",
+            dependencies: [
+                "Storage", "Spool", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
         // Recipients' OpenPGP keys in a GPGME keyring, and encryption to them (natively for RSA and
         // ECDH keys, through GPGME for the rest).
         .target(
@@ -114,7 +122,7 @@ let package = Package(
         .executableTarget(
             name: "PosternCLI",
             dependencies: [
-                "PosternConfig", "Storage", "Directory", "OpenPGP", "MailCore", "MailAuth", "API", "Relay", "SMTPServer", "SMTPCore",
+                "Cluster", "PosternConfig", "Storage", "Directory", "OpenPGP", "MailCore", "MailAuth", "API", "Relay", "SMTPServer", "SMTPCore",
                 "SMTPClient", "Spool",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

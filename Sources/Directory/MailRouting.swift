@@ -235,14 +235,14 @@ public struct MailRouting: Sendable {
 
     /// The verified default recipient of the one user who has `email` as a verified recipient; nil when
     /// no user or several do.
-    public func ownerMailbox(ofRecipient email: String) async throws -> String? {
+    public func ownerMailbox(ofRecipient email: String) async throws -> (email: String, recipientID: String)? {
         let rows = try await pool.query(
             """
-            SELECT d.email FROM recipients r JOIN users u ON u.id = r.user_id
+            SELECT d.email, d.id FROM recipients r JOIN users u ON u.id = r.user_id
             JOIN recipients d ON d.id = u.default_recipient_id AND d.email_verified_at IS NOT NULL
             WHERE r.email = ? AND r.email_verified_at IS NOT NULL
             """, [.text(email)])
-        return rows.count == 1 ? try rows[0].string("email") : nil
+        return rows.count == 1 ? (try rows[0].string("email"), try rows[0].string("id")) : nil
     }
 
     /// The one user who has `email` as a verified recipient; nil when no user or several do.

@@ -6,7 +6,8 @@ struct Postern: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "postern",
         abstract: "Postern: an email alias and forwarding relay.",
-        subcommands: [Serve.self, Migrate.self, ConfigCommand.self, UserCommand.self, TokenCommand.self, QueueCommand.self, DKIMCommand.self])
+        subcommands: [Serve.self, Migrate.self, ConfigCommand.self, UserCommand.self, TokenCommand.self, QueueCommand.self, DKIMCommand.self,
+                      NodeCommand.self, Failover.self, Drain.self, Undrain.self])
 
     /// Runs the command, then ends the process with `_exit`. A normal `exit` runs the C libraries'
     /// exit handlers (OpenSSL's cleanup among them) while MariaDB connection threads may still be

@@ -30,13 +30,15 @@ extension DeliveryQueue {
         try await submit(notice.bytes(), from: notice.from, to: notice.to, what: notice.subject)
     }
 
-    /// Queues `body` as it is, from `from` (envelope and DKIM domain), to one mailbox.
-    public func submit(_ body: [UInt8], from: EmailAddress, to: EmailAddress, what: String) async throws {
+    /// Queues `body` as it is, from `from` (envelope and DKIM domain), to one mailbox; encrypted to
+    /// its key with `encryption`.
+    public func submit(_ body: [UInt8], from: EmailAddress, to: EmailAddress, what: String, recipientID: String? = nil,
+                       encryption: RecipientEncryption? = nil) async throws {
         let message = SpooledMessage(
             id: QueueID.make(), receivedAt: Date(), clientAddress: "local", heloName: "postern", sender: from.description,
             smtpUTF8: !to.description.allSatisfy(\.isASCII),
             deliveries: [.init(recipient: to.description, alias: from.description, aliasID: nil, userID: nil,
-                               recipientID: nil, notice: true)])
+                               recipientID: recipientID, notice: true, encryption: encryption)])
         try await store(message, body: body, what: what)
     }
 
@@ -74,7 +76,7 @@ extension DeliveryQueue {
     /// failed, or the owner was told within the hour.
     func tellOwner(of failure: FailedDelivery, refusedReply: Bool = false) async {
         // A copy held for its key: `encryptionFailed` told the owner why.
-        if failure.remoteMTA == "openpgp" { return }
+        if failure.remoteMTA == Self.heldForKey { return }
         let alias = failure.aliasEmail ?? "one of your aliases"
         if refusedReply {
             await notifyOwner(

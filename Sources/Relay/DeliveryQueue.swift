@@ -1,4 +1,5 @@
 import Directory
+import Cluster
 import Foundation
 import Logging
 import MailCore
@@ -64,6 +65,12 @@ public actor DeliveryQueue: Service {
     let logger: Logger
     /// Recipients' OpenPGP keys; nil: copies meant to be encrypted wait (4.7.0) for a node that has one.
     let keyring: Keyring?
+    /// The database's deferred queue, when nodes share one; nil: deferred mail is retried here.
+    let shared: SharedDeferredQueue?
+    /// This node holds the active role with this epoch: it retries the shared queue.
+    var activeEpoch: UInt64?
+    /// Draining: deferred and waiting messages go to the shared queue, nothing is taken from it.
+    var draining = false
     let connections = SMTPConnectionPool()
     var entries: [QueueID: Entry] = [:]
     /// Queued files that could not be read (an I/O error, not damage): tried again every second.
@@ -74,14 +81,16 @@ public actor DeliveryQueue: Service {
     /// Messages accepted per owner and hour, not yet written (the hourly limit reads them).
     private var unsavedAccepts: [AcceptKey: Int] = [:]
     private struct AcceptKey: Hashable { var userID: String; var hour: Date }
-    private var running = 0
+    var running = 0
     private var stopping = false
     /// When each user was last sent each kind of notice (`DeliveryQueue+Notices`).
     var lastNotice: [String: Date] = [:]
 
     public init(settings: Settings, spool: Spool, srs: SRSRewriter, resolver: any NextHopResolver,
-                failures: FailedDeliveries, routing: MailRouting, metrics: NodeMetrics, logger: Logger, keyring: Keyring? = nil) {
+                failures: FailedDeliveries, routing: MailRouting, metrics: NodeMetrics, logger: Logger, keyring: Keyring? = nil,
+                shared: SharedDeferredQueue? = nil) {
         self.keyring = keyring
+        self.shared = shared
         self.settings = settings
         self.spool = spool
         self.srs = srs
@@ -125,11 +134,13 @@ public actor DeliveryQueue: Service {
         var round = 0
         while !Task.isShuttingDownGracefully {
             round += 1
-            if round % 14_400 == 0 { try? await failures.purgeKeptMessages() }  // about hourly
+            // With a shared database this is singleton work, run by the active node.
+            if round % 14_400 == 0, shared == nil { try? await failures.purgeKeptMessages() }  // about hourly
             if round % 4 == 0 {
                 for id in unreadable { load(id) }
                 followAdministration()
                 await saveForwardCounts()
+                await claimShared()
             }
             startDue()
             await connections.sweep()
@@ -234,13 +245,15 @@ public actor DeliveryQueue: Service {
         for index in pending {
             let delivery = message.deliveries[index]
             let asWritten = delivery.notice == true || delivery.reply == true
-            let encryption = asWritten ? nil : delivery.encryption
+            // Replies go to third parties as written; a passed-on auto-reply may be for an encrypted mailbox.
+            let encryption = delivery.reply == true ? nil : delivery.encryption
             let key = Group(recipientDomain: Self.domain(of: delivery.recipient), alias: delivery.alias,
                             style: delivery.style ?? ForwardingStyle(), asWritten: asWritten, encryption: encryption,
                             recipientID: encryption == nil ? nil : delivery.recipientID)
             groups[key, default: []].append(index)
         }
         let originalSender = message.sender.flatMap { try? EmailAddress(parsing: $0) }
+        let isRetry = entry.progress.attempts > 0
         let now = Date()
         let results = await withTaskGroup(of: [(Int, SMTPClientTransaction.Outcome, String)].self) { group in
             for (key, indexes) in groups {
@@ -260,17 +273,20 @@ public actor DeliveryQueue: Service {
                     }
                     if let encryption = key.encryption {
                         let delivery = message.deliveries[indexes[0]]
-                        switch await self.encrypt(forwarded, for: encryption, recipientID: key.recipientID) {
+                        switch await self.encrypt(forwarded, original: body, for: encryption, recipientID: key.recipientID,
+                                                  isRetry: isRetry) {
                         case .encrypted(let bytes):
                             forwarded = bytes
-                        case .alreadyEncrypted:
+                        case .alreadyEncrypted, .notWanted:
                             break
                         case .keyFails(let problem) where encryption.whenKeyFails == .deliver:
                             forwarded = Banner.warn(forwarded, saying: Self.unencryptedWarning(problem))
                             await self.encryptionFailed(delivery, encryption: encryption, problem: problem, held: false)
                         case .keyFails(let problem):
                             await self.encryptionFailed(delivery, encryption: encryption, problem: problem, held: true)
-                            return indexes.map { ($0, .failed(Self.heldReply(problem, fingerprint: encryption.fingerprint)), "openpgp") }
+                            return indexes.map {
+                                ($0, .failed(Self.heldReply(problem, fingerprint: encryption.fingerprint)), Self.heldForKey)
+                            }
                         case .unavailable(let why):
                             self.logger.warning("cannot encrypt now", metadata: ["queue_id": "\(id)", "problem": "\(why)"])
                             return indexes.map {
@@ -345,6 +361,10 @@ public actor DeliveryQueue: Service {
             try? spool.saveProgress(entry.progress, of: id)
             entry.inFlight = true  // cleared by the defer above
             entries[id] = entry
+            // Deferred mail waits in the shared queue, for whichever node is active.
+            if shared != nil {
+                _ = await moveToShared(id, message: message, progress: entry.progress, body: body)
+            }
         }
         metrics.setQueueDepth(entries.count)
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cluster
 import Foundation
 import PosternConfig
 import Spool
@@ -22,15 +23,6 @@ struct QueueCommand: AsyncParsableCommand {
         }
     }
 
-    /// Opens the spool and finds the queued message `text` names, or says why not.
-    static func withQueued(_ text: String, _ global: GlobalOptions, _ body: (Spool, QueueID) throws -> Void) throws {
-        guard let id = QueueID(text.uppercased()) else { throw CLIFailure("'\(text)' is not a queue id (18 hex digits)") }
-        let spool = try openSpool(global)
-        defer { spool.close() }
-        guard spool.contains(id) else { throw CLIFailure("no message \(id) in the queue") }
-        try body(spool, id)
-    }
-
     static let timeFormat: DateFormatter = {
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX")
@@ -41,27 +33,63 @@ struct QueueCommand: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "One line per queued message: id, arrival, size, sender, recipients left, attempts, next try.")
+            abstract: "One line per queued message (this node's, then the shared deferred queue's): id, arrival, size, sender, recipients left, attempts, next try.")
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
             try await reportingFailures {
+                let config = try global.loadConfig()
                 let spool = try QueueCommand.openSpool(global)
                 defer { spool.close() }
-                var count = 0
+                var local = 0
                 for id in spool.queuedIDs() {
                     guard let (message, body) = try? spool.load(id) else { continue }
-                    let progress = spool.progress(of: id)
-                    let left = message.deliveries.indices.filter { !(progress?.finished.contains($0) ?? false) }
-                        .map { message.deliveries[$0].recipient }
-                    let next = progress.map { QueueCommand.timeFormat.string(from: $0.nextAttemptAt) } ?? "now"
-                    print("\(id)  \(QueueCommand.timeFormat.string(from: message.receivedAt))  \(body.count)  "
-                        + "<\(message.sender ?? "")>  \(left.joined(separator: ","))  attempts=\(progress?.attempts ?? 0)  next=\(next)")
-                    count += 1
+                    QueueCommand.printLine(message, body: body, progress: spool.progress(of: id), place: "")
+                    local += 1
                 }
-                print("\(count) message\(count == 1 ? "" : "s") queued")
+                var shared = 0
+                do {
+                    try await global.withPool(config) { pool in
+                        for (item, from) in try await SharedDeferredQueue(pool: pool, node: config.node.name).all() {
+                            QueueCommand.printLine(item.message, body: item.body, progress: item.progress, place: "  shared (from \(from))")
+                            shared += 1
+                        }
+                    }
+                } catch {
+                    printError("postern: the shared deferred queue could not be read: \(describe(error))")
+                }
+                let total = local + shared
+                print("\(total) message\(total == 1 ? "" : "s") queued (\(local) on this node, \(shared) in the shared deferred queue)")
             }
         }
+    }
+
+    static func printLine(_ message: SpooledMessage, body: [UInt8], progress: DeliveryProgress?, place: String) {
+        let left = message.deliveries.indices.filter { !(progress?.finished.contains($0) ?? false) }
+            .map { message.deliveries[$0].recipient }
+        let next = progress.map { timeFormat.string(from: $0.nextAttemptAt) } ?? "now"
+        print("\(message.id)  \(timeFormat.string(from: message.receivedAt))  \(body.count)  "
+            + "<\(message.sender ?? "")>  \(left.joined(separator: ","))  attempts=\(progress?.attempts ?? 0)  next=\(next)\(place)")
+    }
+
+    /// Finds the message `text` names, on this node's spool or in the shared deferred queue.
+    static func find(_ text: String, _ global: GlobalOptions) async throws
+        -> (spool: Spool?, message: SpooledMessage, body: [UInt8], progress: DeliveryProgress?, place: String)
+    {
+        guard let id = QueueID(text.uppercased()) else { throw CLIFailure("'\(text)' is not a queue id (18 hex digits)") }
+        let config = try global.loadConfig()
+        let spool = try openSpool(global)
+        if spool.contains(id) {
+            let (message, body) = try spool.load(id)
+            return (spool, message, body, spool.progress(of: id), "this node's spool")
+        }
+        spool.close()
+        var found: (SharedDeferredQueue.Item, String)?
+        try await global.withPool(config) { pool in
+            found = try await SharedDeferredQueue(pool: pool, node: config.node.name).item(id)
+        }
+        guard let (item, from) = found else { throw CLIFailure("no message \(id) in the queue") }
+        return (nil, item.message, item.body, item.progress, "the shared deferred queue (from \(from))")
     }
 
     struct Show: AsyncParsableCommand {
@@ -71,23 +99,22 @@ struct QueueCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingFailures {
-                try QueueCommand.withQueued(id, global) { spool, id in
-                    let (message, body) = try spool.load(id)
-                    let progress = spool.progress(of: id)
-                    print("id: \(id)")
-                    print("received: \(QueueCommand.timeFormat.string(from: message.receivedAt)) from \(message.clientAddress) (\(message.heloName))")
-                    print("sender: <\(message.sender ?? "")>")
-                    for (index, delivery) in message.deliveries.enumerated() {
-                        let state = progress?.finished.contains(index) == true ? "done" : "pending"
-                        print("delivery: \(delivery.recipient) via \(delivery.alias) [\(state)]")
-                    }
-                    print("attempts: \(progress?.attempts ?? 0)")
-                    if let problem = progress?.lastProblem { print("last problem: \(problem)") }
-                    print("size: \(body.count)")
-                    print("")
-                    let headerEnd = QueueCommand.headerEnd(body)
-                    print(String(decoding: body[..<headerEnd], as: UTF8.self), terminator: "")
+                let (spool, message, body, progress, place) = try await QueueCommand.find(id, global)
+                spool?.close()
+                print("id: \(message.id)")
+                print("in: \(place)")
+                print("received: \(QueueCommand.timeFormat.string(from: message.receivedAt)) from \(message.clientAddress) (\(message.heloName))")
+                print("sender: <\(message.sender ?? "")>")
+                for (index, delivery) in message.deliveries.enumerated() {
+                    let state = progress?.finished.contains(index) == true ? "done" : "pending"
+                    print("delivery: \(delivery.recipient) via \(delivery.alias) [\(state)]")
                 }
+                print("attempts: \(progress?.attempts ?? 0)")
+                if let problem = progress?.lastProblem { print("last problem: \(problem)") }
+                print("size: \(body.count)")
+                print("")
+                let headerEnd = QueueCommand.headerEnd(body)
+                print(String(decoding: body[..<headerEnd], as: UTF8.self), terminator: "")
             }
         }
     }
@@ -102,15 +129,21 @@ struct QueueCommand: AsyncParsableCommand {
     }
 
     struct Flush: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Ask the running node to retry every deferred message now.")
+        static let configuration = CommandConfiguration(
+            abstract: "Retry every deferred message now: this node's, and the shared deferred queue's (on the active node).")
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
             try await reportingFailures {
+                let config = try global.loadConfig()
                 let spool = try QueueCommand.openSpool(global)
                 defer { spool.close() }
                 try spool.requestFlush()
-                print("flush requested for \(spool.queuedIDs().count) queued message(s)")
+                var shared = 0
+                try await global.withPool(config) { pool in
+                    shared = try await SharedDeferredQueue(pool: pool, node: config.node.name).makeAllDue()
+                }
+                print("flush requested for \(spool.queuedIDs().count) queued message(s) here and \(shared) in the shared deferred queue")
             }
         }
     }
@@ -122,10 +155,19 @@ struct QueueCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingFailures {
-                try QueueCommand.withQueued(id, global) { spool, id in
-                    spool.remove(id)
-                    print("deleted \(id)")
+                let config = try global.loadConfig()
+                let (spool, message, _, _, _) = try await QueueCommand.find(id, global)
+                if let spool {
+                    defer { spool.close() }
+                    spool.remove(message.id)
+                } else {
+                    var deleted = false
+                    try await global.withPool(config) { pool in
+                        deleted = try await SharedDeferredQueue(pool: pool, node: config.node.name).delete(message.id)
+                    }
+                    guard deleted else { throw CLIFailure("\(message.id) is being taken by the active node right now; try again") }
                 }
+                print("deleted \(message.id)")
             }
         }
     }

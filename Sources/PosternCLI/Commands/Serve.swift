@@ -1,5 +1,6 @@
 import API
 import ArgumentParser
+import Cluster
 import Logging
 import OpenPGP
 import PosternConfig
@@ -42,6 +43,22 @@ struct Serve: AsyncParsableCommand {
                 facts: { [("queue_depth", await mail.queue.depth), ("smtp_sessions", mail.listener.openSessions),
                           ("draining", mail.inbound.isDraining ? 1 : 0)] })
             let node = NodeService(config: config, logger: logger)
+            let lease = ActiveLease(pool: pool)
+            let failures = FailedDeliveries(pool: pool)
+            let singleton = SingletonWork(
+                jobs: [
+                    .init(name: "purge-kept-messages", interval: .seconds(3600)) { try await failures.purgeKeptMessages() },
+                    .init(name: "prune-cluster-records", interval: .seconds(3600)) { try await lease.pruneRuns(olderThan: .seconds(30 * 86_400)) },
+                ],
+                lease: lease, node: config.node.name, logger: Logger(label: "postern.cluster"))
+            let v = APIServer.version
+            let cluster = ClusterCoordinator(
+                settings: .init(name: config.node.name, hostname: config.node.hostname, smtpAddress: "\(config.smtp.listen)",
+                                version: "\(v.major).\(v.minor).\(v.patch)", heartbeatInterval: config.cluster.heartbeatInterval,
+                                leaseTimeout: config.cluster.leaseTimeout, autoFailover: config.cluster.autoFailover),
+                registry: NodeRegistry(pool: pool), lease: lease,
+                member: NodeMembership(queue: mail.queue, inbound: mail.inbound, singleton: singleton),
+                logger: Logger(label: "postern.cluster"))
             let queue = mail.queue
             let api = APIServer.application(pool: pool, config: config, logger: Logger(label: "postern.api"), probe: probe,
                                             resend: { failure, sender, message in try await queue.resend(failure, sender: sender, message: message) },
@@ -49,8 +66,8 @@ struct Serve: AsyncParsableCommand {
             // Shutdown runs in reverse: the API stops, then the listener (no new sessions), then the queue.
             let group = ServiceGroup(
                 configuration: ServiceGroupConfiguration(
-                    services: [.init(service: node), .init(service: mail.queue), .init(service: mail.listener),
-                               .init(service: api)],
+                    services: [.init(service: node), .init(service: cluster), .init(service: mail.queue),
+                               .init(service: mail.listener), .init(service: api)],
                     gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
             mail.spool.close()
@@ -74,6 +91,31 @@ struct NodeService: Service, CustomStringConvertible {
         try? await gracefulShutdown()
         logger.info("shutting down", metadata: ["node": "\(config.node.name)"])
     }
+}
+
+/// What the cluster asks of this node: singleton work (the shared queue's retries and scheduled jobs)
+/// on and off, and draining.
+struct NodeMembership: ClusterMember {
+    let queue: DeliveryQueue
+    let inbound: InboundMail
+    let singleton: SingletonWork
+
+    func setActive(epoch: UInt64?) async {
+        await queue.setActive(epoch: epoch)
+        await singleton.setEpoch(epoch)
+    }
+
+    func drain() async -> Int {
+        inbound.setDraining(true)
+        return await queue.drain()
+    }
+
+    func undrain() async {
+        inbound.setDraining(false)
+        await queue.undrain()
+    }
+
+    var queueDepth: Int { get async { await queue.depth } }
 }
 
 /// The mail side of a node, wired from the configuration: spool, delivery queue, RCPT policy, listener.
@@ -117,7 +159,8 @@ struct MailNode {
                 noticeSender: try? EmailAddress(parsing: config.notificationsFrom)),
             spool: spool, srs: srs, resolver: resolver, failures: FailedDeliveries(pool: pool), routing: routing,
             metrics: metrics, logger: Logger(label: "postern.queue"),
-            keyring: try Keyring(directory: config.spoolPath + "/keyring"))
+            keyring: try Keyring(directory: config.spoolPath + "/keyring"),
+            shared: SharedDeferredQueue(pool: pool, node: config.node.name))
         let queue = self.queue
         let policy = RecipientPolicy(routing: routing, sharedDomains: config.domains.shared, rootDomain: config.domains.root,
                                      srs: srs, logger: Logger(label: "postern.smtp"),
