@@ -144,6 +144,7 @@ let package = Package(
         .testTarget(name: "DNSResolverTests", dependencies: ["DNSResolver", "DNS", "TestSupport"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(name: "DirectoryTests", dependencies: ["Directory", "Storage", "TestSupport"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Spool", "Storage", "TestSupport"]),
         .testTarget(name: "OpenPGPTests", dependencies: ["OpenPGP", "TestSupport"]),
         .testTarget(
             name: "APITests",

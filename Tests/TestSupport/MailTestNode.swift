@@ -27,7 +27,8 @@ public final class MailTestNode: @unchecked Sendable {
     /// `smtp` and `delivery` are extra YAML members of those sections (`{sink}` in `delivery` stands for
     /// the sink's port); `extra`, whole sections.
     public init(smtp: String = "", delivery: String = "first_retry: 1s, max_retry_interval: 2s, max_lifetime: 1h",
-                relay: Bool = true, extra: String = "", database given: DatabaseURL? = nil) async throws {
+                relay: Bool = true, extra: String = "", database given: DatabaseURL? = nil, name: String = "mail1",
+                token givenToken: String? = nil) async throws {
         if let given { database = given } else { database = try await TestDatabase.makeDatabase() }
         folder = NSTemporaryDirectory() + "postern-mail-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -37,7 +38,7 @@ public final class MailTestNode: @unchecked Sendable {
         sinkFolder = folder + "/sink"
         let relayLine = relay ? "relay_host: \"127.0.0.1:\(sinkPort)\", " : ""
         let yaml = """
-            node: { name: mail1, hostname: mx.relay.test }
+            node: { name: \(name), hostname: mx.relay.test }
             database: { url: "\(PosternProcess.databaseURLText(database))" }
             smtp: { listen: "127.0.0.1:\(smtpPort)"\(smtp.isEmpty ? "" : ", " + smtp) }
             delivery: { \(relayLine)\(delivery.replacingOccurrences(of: "{sink}", with: "\(sinkPort)")) }
@@ -52,6 +53,11 @@ public final class MailTestNode: @unchecked Sendable {
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
         let migrate = try await PosternProcess.run(["migrate", "--config", configPath])
         guard migrate.status == 0 else { throw Failure("migrate: \(migrate.stderr)") }
+        // A second node on the same database shares the first one's user (and its token).
+        if let givenToken {
+            token = givenToken
+            return
+        }
         let user = try await PosternProcess.run(["user", "create", "alice", "--recipient", "alice@dest.test", "--config", configPath])
         guard user.status == 0, let token = user.stdoutLines.last else { throw Failure("user create: \(user.stderr)") }
         self.token = token
@@ -205,6 +211,16 @@ public final class MailTestNode: @unchecked Sendable {
             try? await Task.sleep(for: .milliseconds(100))
         }
         return try condition()
+    }
+
+    /// `waitUntil` for a condition that asks something asynchronously (the database); an error counts as not yet.
+    public func waitUntilAsync(seconds: Double = 30, _ condition: () async throws -> Bool) async -> Bool {
+        let end = Date().addingTimeInterval(seconds)
+        while Date() < end {
+            if (try? await condition()) == true { return true }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return (try? await condition()) == true
     }
 
     // MARK: - API
