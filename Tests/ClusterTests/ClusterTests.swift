@@ -50,15 +50,17 @@ import Testing
     @Test func oneHolderAtATimeWithAGrowingEpoch() async throws {
         let pool = try await migratedPool()
         let lease = ActiveLease(pool: pool)
-        let first = try #require(try await lease.acquire(node: "a", for: .milliseconds(600), autoFailover: true))
+        let first = try #require(try await lease.acquire(node: "a", for: .seconds(30), autoFailover: true))
         #expect(try await lease.acquire(node: "b", for: .seconds(5), autoFailover: true) == nil, "held and not expired")
-        #expect(try await lease.renew(node: "a", epoch: first, for: .milliseconds(600)))
+        #expect(try await lease.renew(node: "a", epoch: first, for: .seconds(30)))
         #expect(try await !lease.renew(node: "b", epoch: first, for: .seconds(5)))
         #expect(try await lease.startRun("job", node: "a", epoch: first) != nil)
         #expect(try await lease.startRun("job", node: "b", epoch: first) == nil, "fenced: b does not hold it")
 
-        // a goes quiet; once the lease expires, b takes it with a new epoch, and a is fenced off.
-        try await Task.sleep(for: .milliseconds(800))
+        // a goes quiet; once the lease expires (made to at once here), b takes it with a new epoch,
+        // and a is fenced off.
+        #expect(try await lease.renew(node: "a", epoch: first, for: .microseconds(1)))
+        try await Task.sleep(for: .milliseconds(50))
         #expect(try await lease.acquire(node: "b", for: .seconds(5), autoFailover: false) == nil, "no auto-failover")
         let second = try #require(try await lease.acquire(node: "b", for: .seconds(5), autoFailover: true))
         #expect(second == first + 1)
