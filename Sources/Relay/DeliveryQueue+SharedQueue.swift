@@ -24,6 +24,7 @@ extension DeliveryQueue {
         spool.remove(id)
         entries[id] = nil
         metrics.setQueueDepth(entries.count)
+        metrics.movedToShared()
         logger.info("moved to the shared queue", metadata: ["queue_id": "\(id)", "next_attempt": "\(progress.nextAttemptAt)"])
         return true
     }
@@ -31,6 +32,7 @@ extension DeliveryQueue {
     /// Singleton work may run (this node holds the active role with `epoch`), or not (nil).
     public func setActive(epoch: UInt64?) {
         activeEpoch = epoch
+        metrics.setActive(epoch != nil)
     }
 
     /// On the active node: takes due messages from the shared queue into the spool, as many as there
@@ -57,6 +59,7 @@ extension DeliveryQueue {
                     entries[id] = Entry(message: item.message, body: item.body, progress: progress)
                 }
                 try await shared.remove(id)
+                metrics.takenFromShared()
                 logger.info("taken from the shared queue", metadata: ["queue_id": "\(id)"])
             } catch {
                 logger.warning("could not take a message from the shared queue", metadata: ["queue_id": "\(id)", "error": "\(error)"])

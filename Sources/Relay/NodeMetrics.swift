@@ -10,6 +10,9 @@ public final class NodeMetrics: Sendable {
         var deferred = 0
         var failed = 0
         var queueDepth = 0
+        var active = 0
+        var movedToShared = 0
+        var takenFromShared = 0
     }
 
     private let counts = Mutex(Counts())
@@ -22,6 +25,9 @@ public final class NodeMetrics: Sendable {
     func deferred(_ n: Int = 1) { counts.withLock { $0.deferred += n } }
     func failed(_ n: Int = 1) { counts.withLock { $0.failed += n } }
     func setQueueDepth(_ depth: Int) { counts.withLock { $0.queueDepth = depth } }
+    func setActive(_ active: Bool) { counts.withLock { $0.active = active ? 1 : 0 } }
+    func movedToShared() { counts.withLock { $0.movedToShared += 1 } }
+    func takenFromShared() { counts.withLock { $0.takenFromShared += 1 } }
 
     public var queueDepth: Int { counts.withLock { $0.queueDepth } }
 
@@ -41,6 +47,11 @@ public final class NodeMetrics: Sendable {
         metric("postern_deliveries_deferred_total", "counter", "Delivery attempts that failed temporarily.", [("", c.deferred)])
         metric("postern_deliveries_failed_total", "counter", "Copies given up (5xx or expired).", [("", c.failed)])
         metric("postern_queue_depth", "gauge", "Messages in this node's queue.", [("", c.queueDepth)])
+        metric("postern_cluster_active", "gauge", "1 while this node holds the active role.", [("", c.active)])
+        metric("postern_shared_queue_moved_total", "counter", "Deferred messages moved to the shared deferred queue.",
+               [("", c.movedToShared)])
+        metric("postern_shared_queue_taken_total", "counter", "Messages taken from the shared deferred queue to retry here.",
+               [("", c.takenFromShared)])
         return out
     }
 }

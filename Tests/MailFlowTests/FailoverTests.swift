@@ -141,6 +141,9 @@ import Testing
         #expect(a.log.contains("moved to the shared queue"), "mx1's deferred mail went to the database")
         #expect(b.log.contains("taken from the shared queue"), "and mx2, active, delivered it")
         #expect(try await a.sql("SELECT COUNT(*) AS n FROM deferred_messages").rows.first?.int("n") == 0)
+        #expect(try await b.get("/metrics").1.contains("postern_cluster_active 1\n"))
+        #expect(try await a.get("/metrics").1.contains("postern_cluster_active 0\n"))
+        #expect(try await !b.get("/metrics").1.contains("postern_shared_queue_taken_total 0\n"))
 
         // Back: mx1 takes mail and the role again.
         #expect(try await a.cli(["undrain", "--node", "mx1"]).status == 0)
