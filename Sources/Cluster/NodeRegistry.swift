@@ -39,11 +39,6 @@ public struct NodeRegistry: Sendable {
         return try rows.first?.bool("drain_requested") ?? false
     }
 
-    /// Marks a node's start (a restarted node is no longer draining unless asked again).
-    public func started(name: String) async throws {
-        try await pool.execute("UPDATE nodes SET started_at = NOW(6) WHERE name = ?", [.text(name)])
-    }
-
     public func list() async throws -> [Entry] {
         try await pool.query(
             """

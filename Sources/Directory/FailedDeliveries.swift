@@ -123,6 +123,11 @@ public struct FailedDeliveries: Sendable {
         try await pool.execute("DELETE FROM user_hourly_messages WHERE hour < ?", [.date(now.addingTimeInterval(-7200))])
     }
 
+    /// Forgets failed-delivery records older than `age` (their kept messages went after 7 days).
+    public func pruneRecords(olderThan age: TimeInterval, at now: Date = Date()) async throws {
+        try await pool.execute("DELETE FROM failed_deliveries WHERE created_at < ?", [.date(now.addingTimeInterval(-age))])
+    }
+
     public func delete(id: String, userID: String) async throws {
         let result = try await pool.execute(
             "DELETE FROM failed_deliveries WHERE id = ? AND user_id = ?", [.text(id), .text(userID)])

@@ -48,6 +48,9 @@ struct Serve: AsyncParsableCommand {
             let singleton = SingletonWork(
                 jobs: [
                     .init(name: "purge-kept-messages", interval: .seconds(3600)) { try await failures.purgeKeptMessages() },
+                    .init(name: "prune-failed-deliveries", interval: .seconds(3600)) {
+                        try await failures.pruneRecords(olderThan: 30 * 86_400)
+                    },
                     .init(name: "prune-cluster-records", interval: .seconds(3600)) { try await lease.pruneRuns(olderThan: .seconds(30 * 86_400)) },
                 ],
                 lease: lease, node: config.node.name, logger: Logger(label: "postern.cluster"))
