@@ -39,13 +39,7 @@ import Testing
 
 /// The lease row and the shared queue against a real MariaDB.
 @Suite struct ClusterStoreTests {
-    func migratedPool() async throws -> ConnectionPool {
-        let pool = ConnectionPool(options: ConnectionOptions(url: try await TestDatabase.makeDatabase()))
-        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("migrations")
-        _ = try await Migrator(pool: pool).run(try Migration.load(from: folder))
-        return pool
-    }
+    func migratedPool() async throws -> ConnectionPool { try await TestDatabase.migratedPool() }
 
     @Test func oneHolderAtATimeWithAGrowingEpoch() async throws {
         let pool = try await migratedPool()

@@ -6,13 +6,7 @@ import TestSupport
 import Testing
 
 @Suite struct AccountsTests {
-    func migratedPool() async throws -> ConnectionPool {
-        let pool = ConnectionPool(options: ConnectionOptions(url: try await TestDatabase.makeDatabase()))
-        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("migrations")
-        _ = try await Migrator(pool: pool).run(try Migration.load(from: folder))
-        return pool
-    }
+    func migratedPool() async throws -> ConnectionPool { try await TestDatabase.migratedPool() }
 
     @Test func createsAUserWithAVerifiedDefaultRecipient() async throws {
         let pool = try await migratedPool()

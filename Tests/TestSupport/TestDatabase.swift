@@ -45,6 +45,15 @@ public enum TestDatabase {
         return url
     }
 
+    /// A pool on a new database with every migration of `migrations/` applied.
+    public static func migratedPool() async throws -> ConnectionPool {
+        let pool = ConnectionPool(options: ConnectionOptions(url: try await makeDatabase()))
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("migrations")
+        _ = try await Migrator(pool: pool).run(try Migration.load(from: folder))
+        return pool
+    }
+
     /// Runs a statement as the administrator (for KILL, PROCESSLIST and the like).
     public static func admin() async throws -> MariaDBConnection {
         try await MariaDBConnection.connect(ConnectionOptions(url: try await shared().admin))
