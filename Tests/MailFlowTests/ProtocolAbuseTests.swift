@@ -177,7 +177,8 @@ import Testing
         #expect(try surplus.reply().text.hasPrefix("421 4.7.0"), "the one place is taken")
         surplus.close()
         var greeting = 0
-        let deadline = ContinuousClock.now + .seconds(20)
+        // Idle timeout plus linger; generous, as a loaded machine is slow to get there.
+        let deadline = ContinuousClock.now + .seconds(45)
         while greeting != 220, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(500))
             if let next = try? RawSMTPClient(port: node.smtpPort, readGreeting: false) {
