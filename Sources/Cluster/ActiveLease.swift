@@ -40,12 +40,14 @@ public struct ActiveLease: Sendable {
         return lease.holder == node ? lease.epoch : nil
     }
 
-    /// Extends the lease held with `epoch`; false when it is no longer this node's.
+    /// Extends the lease held with `epoch`; false when it is no longer this node's. A lease that
+    /// expired is renewed too while its epoch stands: no other node has taken it meanwhile (taking it
+    /// moves the epoch on), so the role does not stay vacant after a database outage.
     public func renew(node: String, epoch: UInt64, for timeout: Duration) async throws -> Bool {
         try await pool.execute(
             """
             UPDATE cluster_lease SET expires_at = NOW(6) + INTERVAL ? MICROSECOND, updated_at = NOW(6)
-            WHERE name = 'active' AND holder = ? AND epoch = ? AND expires_at >= NOW(6)
+            WHERE name = 'active' AND holder = ? AND epoch = ?
             """, [.int(Self.micros(timeout)), .text(node), .uint(epoch)]).affectedRows == 1
     }
 

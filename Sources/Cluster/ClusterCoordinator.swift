@@ -63,11 +63,27 @@ public actor ClusterCoordinator: Service {
     public var isActive: Bool { epoch != nil }
 
     public func run() async throws {
+        // The time fence is watched apart from the beats: a beat can hang on the database for longer
+        // than the lease lasts.
+        let watchdog = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: self.settings.heartbeatInterval / 4)
+                await self.checkFence()
+            }
+        }
         while !Task.isShuttingDownGracefully {
             await beat()
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.settings.heartbeatInterval) }
         }
+        watchdog.cancel()
         await stop()
+    }
+
+    /// Fencing by time: a holder that could not renew stops before its lease could expire for others.
+    func checkFence() async {
+        if epoch != nil, ContinuousClock.now - lastRenewal > settings.leaseTimeout - settings.heartbeatInterval {
+            await lose("could not renew the lease in time")
+        }
     }
 
     /// One heartbeat: write the node's row, follow a drain request, decide about the role.
@@ -89,12 +105,15 @@ public actor ClusterCoordinator: Service {
             let (row, _) = try await lease.read()
             switch LeaseDecision.decide(row, me: name, draining: draining, autoFailover: settings.autoFailover) {
             case .renew:
-                // After a restart the row may name this node with an epoch it no longer knows: it
-                // renews that epoch like its own, or loses it.
-                let held = epoch ?? row.epoch
+                guard let held = epoch else {
+                    // The row names this node with an epoch from before a restart (or from another
+                    // process under the same name): give it up; a new holder gets a new epoch.
+                    try await lease.release(node: name, epoch: row.epoch)
+                    logger.info("released a lease held before this process started", metadata: ["node": "\(name)", "epoch": "\(row.epoch)"])
+                    break
+                }
                 if try await lease.renew(node: name, epoch: held, for: settings.leaseTimeout) {
                     lastRenewal = .now
-                    if epoch == nil { await become(held) }
                 } else {
                     await lose("the lease was taken over")
                 }
@@ -117,10 +136,7 @@ public actor ClusterCoordinator: Service {
         } catch {
             logger.warning("heartbeat failed", metadata: ["node": "\(name)", "error": "\(error)"])
         }
-        // Fencing by time: a holder that cannot renew stops before its lease could expire for others.
-        if epoch != nil, ContinuousClock.now - lastRenewal > settings.leaseTimeout - settings.heartbeatInterval {
-            await lose("could not renew the lease in time")
-        }
+        await checkFence()
     }
 
     private func become(_ new: UInt64) async {

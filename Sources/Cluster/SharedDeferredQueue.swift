@@ -12,6 +12,8 @@ public struct SharedDeferredQueue: Sendable {
         public var message: SpooledMessage
         public var progress: DeliveryProgress
         public var body: [UInt8]
+        /// Set on items from `claimDue`: the claim that `remove` and `unclaim` must match.
+        public var claim: String?
     }
 
     let pool: ConnectionPool
@@ -42,22 +44,34 @@ public struct SharedDeferredQueue: Sendable {
     public func claimDue(limit: Int, claimFor: Duration) async throws -> [Item] {
         guard limit > 0 else { return [] }
         let micros = claimFor.components.seconds * 1_000_000
-        let token = "\(node) \(UUID().uuidString)"
+        let token = UUID().uuidString  // fits claimed_by whatever the node's name
         try await pool.execute(
             """
             UPDATE deferred_messages SET claimed_by = ?, claimed_until = NOW(6) + INTERVAL ? MICROSECOND
             WHERE next_attempt_at <= NOW(6) AND (claimed_by IS NULL OR claimed_until < NOW(6))
-            ORDER BY next_attempt_at LIMIT ?
+            ORDER BY next_attempt_at, queue_id LIMIT ?
             """, [.text(token), .int(micros), .int(Int64(limit))])
         let rows = try await pool.query(
             "SELECT queue_id, envelope, progress, UNCOMPRESS(message) AS body FROM deferred_messages WHERE claimed_by = ?",
             [.text(token)])
-        return try rows.compactMap(Self.item)
+        return try rows.compactMap { row in
+            var item = try Self.item(row)
+            item?.claim = token
+            return item
+        }
     }
 
-    /// Forgets a message this node has taken into its own spool.
-    public func remove(_ id: QueueID) async throws {
-        try await pool.execute("DELETE FROM deferred_messages WHERE queue_id = ?", [.text(id.text)])
+    /// Forgets a message this node has taken into its own spool under `claim`.
+    public func remove(_ id: QueueID, claim: String?) async throws {
+        try await pool.execute("DELETE FROM deferred_messages WHERE queue_id = ? AND claimed_by <=> ?",
+                               [.text(id.text), claim.map { .text($0) } ?? .null])
+    }
+
+    /// Gives a claimed message back untouched (this node cannot take it now).
+    public func unclaim(_ id: QueueID, claim: String?) async throws {
+        try await pool.execute(
+            "UPDATE deferred_messages SET claimed_by = NULL, claimed_until = NULL WHERE queue_id = ? AND claimed_by <=> ?",
+            [.text(id.text), claim.map { .text($0) } ?? .null])
     }
 
     /// Everything in the shared queue (for `postern queue list`), oldest first, with the node it came from.
@@ -97,7 +111,7 @@ public struct SharedDeferredQueue: Sendable {
         switch row["body"] {
         case .blob(let bytes): body = bytes
         case .text(let text): body = Array(text.utf8)
-        default: body = []
+        default: return nil  // UNCOMPRESS failed: never taken as an empty message
         }
         return Item(message: try JSONDecoder().decode(SpooledMessage.self, from: Data(envelope)),
                     progress: try JSONDecoder().decode(DeliveryProgress.self, from: Data(progress)), body: body)

@@ -162,6 +162,9 @@ public struct NodeConfig: Sendable {
         if !notificationsFrom.contains("@") || notificationsFrom.contains(where: { $0.isWhitespace || $0 == "<" || $0 == ">" }) {
             problems.append(ConfigProblem(key: "notifications.from", message: "must be an address, local@domain"))
         }
+        if node.name.utf8.count > 64 {
+            problems.append(ConfigProblem(key: "node.name", message: "must be at most 64 characters (the nodes table's limit)"))
+        }
         if cluster.leaseTimeout <= cluster.heartbeatInterval * 2 {
             problems.append(ConfigProblem(
                 key: "cluster.lease_timeout", message: "must be more than twice cluster.heartbeat_interval"))

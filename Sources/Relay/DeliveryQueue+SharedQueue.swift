@@ -51,14 +51,17 @@ extension DeliveryQueue {
         for item in items {
             let id = item.message.id
             do {
-                if entries[id] == nil, !spool.contains(id) {
-                    try await spool.store(item.message, body: item.body)
-                    var progress = item.progress
-                    progress.nextAttemptAt = Date()
-                    try spool.saveProgress(progress, of: id)
-                    entries[id] = Entry(message: item.message, body: item.body, progress: progress)
+                guard entries[id] == nil, !spool.contains(id) else {
+                    // Here already (being moved out, or a copy from before a crash): the row stays.
+                    try await shared.unclaim(id, claim: item.claim)
+                    continue
                 }
-                try await shared.remove(id)
+                try await spool.store(item.message, body: item.body)
+                var progress = item.progress
+                progress.nextAttemptAt = Date()
+                try spool.saveProgress(progress, of: id)
+                entries[id] = Entry(message: item.message, body: item.body, progress: progress)
+                try await shared.remove(id, claim: item.claim)
                 metrics.takenFromShared()
                 logger.info("taken from the shared queue", metadata: ["queue_id": "\(id)"])
             } catch {
@@ -74,7 +77,9 @@ extension DeliveryQueue {
     public func drain() async -> Int {
         draining = true
         guard shared != nil else { return entries.count }
-        for (id, entry) in entries where !entry.inFlight {
+        for id in Array(entries.keys) {
+            // Read again at every turn: attempts start and end while a move waits on the database.
+            guard let entry = entries[id], !entry.inFlight else { continue }
             let body: [UInt8]
             do {
                 body = try entry.body ?? spool.load(id).1

@@ -51,6 +51,14 @@ import Testing
         #expect(try await lease.startRun("job", node: "a", epoch: first) != nil)
         #expect(try await lease.startRun("job", node: "b", epoch: first) == nil, "fenced: b does not hold it")
 
+        // A holder whose lease lapsed (a database outage) renews it while nobody took it: the role
+        // does not stay vacant when no standby may take it.
+        #expect(try await lease.renew(node: "a", epoch: first, for: .microseconds(1)))
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(try await lease.read().lease.expired)
+        #expect(try await lease.renew(node: "a", epoch: first, for: .seconds(30)))
+        #expect(try await !lease.read().lease.expired)
+
         // a goes quiet; once the lease expires (made to at once here), b takes it with a new epoch,
         // and a is fenced off.
         #expect(try await lease.renew(node: "a", epoch: first, for: .microseconds(1)))
@@ -111,7 +119,7 @@ import Testing
         #expect(taken.first?.progress.attempts == 2)
         #expect(try await a.claimDue(limit: 10, claimFor: .seconds(60)).isEmpty, "claimed by b")
         #expect(try await !a.delete(id), "not while b takes it")
-        try await b.remove(id)
+        try await b.remove(id, claim: taken.first?.claim)
         #expect(try await a.count() == 0)
         await pool.close()
     }

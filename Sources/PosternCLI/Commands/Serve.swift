@@ -60,7 +60,8 @@ struct Serve: AsyncParsableCommand {
                                 version: "\(v.major).\(v.minor).\(v.patch)", heartbeatInterval: config.cluster.heartbeatInterval,
                                 leaseTimeout: config.cluster.leaseTimeout, autoFailover: config.cluster.autoFailover),
                 registry: NodeRegistry(pool: pool), lease: lease,
-                member: NodeMembership(queue: mail.queue, inbound: mail.inbound, singleton: singleton),
+                member: NodeMembership(queue: mail.queue, inbound: mail.inbound, singleton: singleton,
+                                       openSessions: { mail.listener.openSessions }),
                 logger: Logger(label: "postern.cluster"))
             let queue = mail.queue
             let api = APIServer.application(pool: pool, config: config, logger: Logger(label: "postern.api"), probe: probe,
@@ -102,6 +103,8 @@ struct NodeMembership: ClusterMember {
     let queue: DeliveryQueue
     let inbound: InboundMail
     let singleton: SingletonWork
+    /// SMTP sessions still open: a draining node refuses new ones, but those open may still hand it mail.
+    let openSessions: @Sendable () -> Int
 
     func setActive(epoch: UInt64?) async {
         await queue.setActive(epoch: epoch)
@@ -110,7 +113,7 @@ struct NodeMembership: ClusterMember {
 
     func drain() async -> Int {
         inbound.setDraining(true)
-        return await queue.drain()
+        return await queue.drain() + openSessions()
     }
 
     func undrain() async {
