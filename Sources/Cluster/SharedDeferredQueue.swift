@@ -43,14 +43,13 @@ public struct SharedDeferredQueue: Sendable {
     /// `claimFor`), for this node, and reads them.
     public func claimDue(limit: Int, claimFor: Duration) async throws -> [Item] {
         guard limit > 0 else { return [] }
-        let micros = claimFor.components.seconds * 1_000_000
         let token = UUID().uuidString  // fits claimed_by whatever the node's name
         try await pool.execute(
             """
             UPDATE deferred_messages SET claimed_by = ?, claimed_until = NOW(6) + INTERVAL ? MICROSECOND
             WHERE next_attempt_at <= NOW(6) AND (claimed_by IS NULL OR claimed_until < NOW(6))
             ORDER BY next_attempt_at, queue_id LIMIT ?
-            """, [.text(token), .int(micros), .int(Int64(limit))])
+            """, [.text(token), .int(ActiveLease.micros(claimFor)), .int(Int64(limit))])
         let rows = try await pool.query(
             "SELECT queue_id, envelope, progress, UNCOMPRESS(message) AS body FROM deferred_messages WHERE claimed_by = ?",
             [.text(token)])

@@ -2,6 +2,7 @@ import Directory
 import Foundation
 import MailCore
 import OpenPGP
+import SMTPClient
 import SMTPCore
 import Spool
 
@@ -10,8 +11,6 @@ import Spool
 extension DeliveryQueue {
     enum EncryptionOutcome {
         case encrypted([UInt8])
-        /// Encrypted end to end by its sender: passed on unchanged.
-        case alreadyEncrypted
         /// Encryption was turned off for the mailbox while the copy waited.
         case notWanted
         /// The key cannot be encrypted to: the owner's `encryption_key_failure` decides.
@@ -20,35 +19,66 @@ extension DeliveryQueue {
         case unavailable(String)
     }
 
-    /// `original`: the message as received (whether its sender encrypted it is judged there, before
-    /// a banner was added to it).
-    nonisolated func encrypt(_ message: [UInt8], original: [UInt8], for encryption: RecipientEncryption, recipientID: String?,
+    /// What becomes of one group's copy: it is sent (encrypted, or as it is), or it ends here with an
+    /// outcome for its recipients (held for its key, or deferred until the key can be read).
+    enum PreparedCopy {
+        case send([UInt8])
+        case stop(SMTPClientTransaction.Outcome, hop: String)
+    }
+
+    /// The copy for a mailbox that wants encryption, with the owner's choice carried out when its key
+    /// fails. `senderEncrypted`: the message as received was encrypted end to end.
+    nonisolated func encryptedCopy(_ forwarded: [UInt8], senderEncrypted: Bool, delivery: SpooledMessage.Delivery,
+                                   encryption: RecipientEncryption, isRetry: Bool, queueID: QueueID) async -> PreparedCopy
+    {
+        if senderEncrypted { return .send(forwarded) }
+        switch await encrypt(forwarded, for: encryption, recipientID: delivery.recipientID, isRetry: isRetry) {
+        case .encrypted(let bytes):
+            return .send(bytes)
+        case .notWanted:
+            return .send(forwarded)
+        case .keyFails(let problem) where encryption.whenKeyFails == .deliver:
+            await encryptionFailed(delivery, encryption: encryption, problem: problem, held: false)
+            return .send(Banner.warn(forwarded, saying: Self.unencryptedWarning(problem)))
+        case .keyFails(let problem):
+            await encryptionFailed(delivery, encryption: encryption, problem: problem, held: true)
+            return .stop(.failed(Self.heldReply(problem, fingerprint: encryption.fingerprint)), hop: Self.heldForKey)
+        case .unavailable(let why):
+            logger.warning("cannot encrypt now", metadata: ["queue_id": "\(queueID)", "problem": "\(why)"])
+            return .stop(.deferred(SMTPReply(451, "4.7.0", "The OpenPGP key of this mailbox is not available now")), hop: "openpgp")
+        }
+    }
+
+    nonisolated func encrypt(_ message: [UInt8], for encryption: RecipientEncryption, recipientID: String?,
                              isRetry: Bool) async -> EncryptionOutcome
     {
-        if EncryptedMessage.isEncrypted(original) { return .alreadyEncrypted }
         var encryption = encryption
+        var refreshed = false
         if isRetry, let recipientID {
             // The copy waited: the mailbox may have a new key, or want no encryption any more.
             do {
                 guard let current = try await routing.encryption(ofRecipient: recipientID) else { return .notWanted }
                 encryption = current
+                refreshed = true
             } catch {
                 // The database is down: the key as it was when the copy was queued.
             }
         }
         guard let keyring else { return .unavailable("this node has no keyring") }
-        var key: RecipientKey?
-        do {
-            key = try await keyring.key(fingerprint: encryption.fingerprint, digest: encryption.keyDigest) { [routing] in
+        let routing = routing
+        func keyNamed(by encryption: RecipientEncryption) async throws -> RecipientKey? {
+            try await keyring.key(fingerprint: encryption.fingerprint, digest: encryption.keyDigest) {
                 guard let recipientID else { return nil }
                 return try await routing.publicKey(ofRecipient: recipientID)
             }
-            // A new key uploaded while the copy waited: the mailbox's key now is the one to use.
-            if key == nil, let recipientID, let current = try await routing.encryption(ofRecipient: recipientID),
+        }
+        var key: RecipientKey?
+        do {
+            key = try await keyNamed(by: encryption)
+            // A new key uploaded since the copy was queued: the mailbox's key now is the one to use.
+            if key == nil, !refreshed, let recipientID, let current = try await routing.encryption(ofRecipient: recipientID),
                current.fingerprint != encryption.fingerprint {
-                key = try await keyring.key(fingerprint: current.fingerprint, digest: current.keyDigest) { [routing] in
-                    try await routing.publicKey(ofRecipient: recipientID)
-                }
+                key = try await keyNamed(by: current)
             }
         } catch {
             return .unavailable("\(error)")

@@ -254,6 +254,8 @@ public actor DeliveryQueue: Service {
         }
         let originalSender = message.sender.flatMap { try? EmailAddress(parsing: $0) }
         let isRetry = entry.progress.attempts > 0
+        // Judged once, on the message as received (before a banner is added to any copy).
+        let senderEncrypted = groups.keys.contains { $0.encryption != nil } && EncryptedMessage.isEncrypted(body)
         let now = Date()
         let results = await withTaskGroup(of: [(Int, SMTPClientTransaction.Outcome, String)].self) { group in
             for (key, indexes) in groups {
@@ -272,26 +274,11 @@ public actor DeliveryQueue: Service {
                                                              deactivateLink: link, reference: reference)
                     }
                     if let encryption = key.encryption {
-                        let delivery = message.deliveries[indexes[0]]
-                        switch await self.encrypt(forwarded, original: body, for: encryption, recipientID: key.recipientID,
-                                                  isRetry: isRetry) {
-                        case .encrypted(let bytes):
-                            forwarded = bytes
-                        case .alreadyEncrypted, .notWanted:
-                            break
-                        case .keyFails(let problem) where encryption.whenKeyFails == .deliver:
-                            forwarded = Banner.warn(forwarded, saying: Self.unencryptedWarning(problem))
-                            await self.encryptionFailed(delivery, encryption: encryption, problem: problem, held: false)
-                        case .keyFails(let problem):
-                            await self.encryptionFailed(delivery, encryption: encryption, problem: problem, held: true)
-                            return indexes.map {
-                                ($0, .failed(Self.heldReply(problem, fingerprint: encryption.fingerprint)), Self.heldForKey)
-                            }
-                        case .unavailable(let why):
-                            self.logger.warning("cannot encrypt now", metadata: ["queue_id": "\(id)", "problem": "\(why)"])
-                            return indexes.map {
-                                ($0, .deferred(SMTPReply(451, "4.7.0", "The OpenPGP key of this mailbox is not available now")), "openpgp")
-                            }
+                        switch await self.encryptedCopy(forwarded, senderEncrypted: senderEncrypted,
+                                                        delivery: message.deliveries[indexes[0]], encryption: encryption,
+                                                        isRetry: isRetry, queueID: id) {
+                        case .send(let copy): forwarded = copy
+                        case .stop(let outcome, let hop): return indexes.map { ($0, outcome, hop) }
                         }
                     }
                     var signed = forwarded
@@ -367,69 +354,6 @@ public actor DeliveryQueue: Service {
             }
         }
         metrics.setQueueDepth(entries.count)
-    }
-
-    /// Hands one copy per recipient to the first next hop of `domain` that takes the connection.
-    /// Returns each recipient's outcome and the hop it was decided at.
-    private func deliver(_ recipients: [String], domain: String, sender: String, body: [UInt8], needsUTF8: Bool) async
-        -> [(SMTPClientTransaction.Outcome, String)]
-    {
-        let transaction = SMTPClientTransaction(sender: sender, recipients: recipients, body: body, needsSMTPUTF8: needsUTF8)
-        let hops: [NextHop]
-        do {
-            hops = try await resolver.hops(for: domain)
-        } catch let failure as NextHopFailure {
-            let reply: SMTPReply
-            switch failure {
-            case .permanent(let text): reply = SMTPReply(550, "5.1.2", "Cannot find a mail server for \(domain): \(text)")
-            case .temporary(let text): reply = SMTPReply(451, "4.4.3", "Cannot look up the mail server of \(domain): \(text)")
-            }
-            return recipients.map { _ in (reply.isPermanentFailure ? .failed(reply) : .deferred(reply), "dns") }
-        } catch {
-            return recipients.map { _ in (.deferred(SMTPReply(451, "4.4.3", "DNS lookup failed")), "dns") }
-        }
-        // Like Postfix (smtp_skip_5xx_greeting): a host that refuses the session is skipped for the
-        // next one. Only when every host refused for good is the refusal permanent.
-        var lastProblem = SMTPReply(451, "4.4.1", "No next hop answered")
-        var lastHop = "none"
-        var everyHostRefusedForGood = !hops.isEmpty
-        for hop in hops {
-            lastHop = hop.description
-            let connection: SMTPClientConnection
-            if let idle = await connections.take(hop.description) {
-                connection = idle
-            } else {
-                do {
-                    connection = try await open(hop)
-                } catch let refused as SMTPClientConnection.Refused {
-                    lastProblem = refused.reply
-                    everyHostRefusedForGood = everyHostRefusedForGood && refused.reply.isPermanentFailure
-                    continue
-                } catch {
-                    lastProblem = SMTPReply(451, "4.4.1", "Connection to \(hop) failed")
-                    everyHostRefusedForGood = false
-                    continue
-                }
-            }
-            let outcomes = await connection.send(transaction)
-            await connections.put(connection)
-            return outcomes.map { ($0, hop.description) }
-        }
-        if everyHostRefusedForGood { return recipients.map { _ in (.failed(lastProblem), lastHop) } }
-        return recipients.map { _ in (.deferred(lastProblem), lastHop) }
-    }
-
-    /// A new connection to `hop`; when the TLS handshake after STARTTLS fails, a second one in clear
-    /// text (opportunistic TLS, as Postfix's `may` level does).
-    private func open(_ hop: NextHop) async throws -> SMTPClientConnection {
-        do {
-            return try await SMTPClientConnection.open(host: hop.host, port: hop.port, heloName: settings.heloName,
-                                                       tls: settings.tls, timeout: settings.timeout)
-        } catch SMTPClientError.tlsFailed(let problem) {
-            logger.info("TLS failed; trying again without", metadata: ["relay": "\(hop)", "problem": "\(problem)"])
-            return try await SMTPClientConnection.open(host: hop.host, port: hop.port, heloName: settings.heloName,
-                                                       tls: nil, timeout: settings.timeout)
-        }
     }
 
     /// How long the message of a failed delivery is kept for re-sending.

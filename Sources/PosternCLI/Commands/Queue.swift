@@ -73,11 +73,10 @@ struct QueueCommand: AsyncParsableCommand {
     }
 
     /// Finds the message `text` names, on this node's spool or in the shared deferred queue.
-    static func find(_ text: String, _ global: GlobalOptions) async throws
+    static func find(_ text: String, _ global: GlobalOptions, config: NodeConfig) async throws
         -> (spool: Spool?, message: SpooledMessage, body: [UInt8], progress: DeliveryProgress?, place: String)
     {
         guard let id = QueueID(text.uppercased()) else { throw CLIFailure("'\(text)' is not a queue id (18 hex digits)") }
-        let config = try global.loadConfig()
         let spool = try openSpool(global)
         if spool.contains(id) {
             let (message, body) = try spool.load(id)
@@ -99,7 +98,7 @@ struct QueueCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingFailures {
-                let (spool, message, body, progress, place) = try await QueueCommand.find(id, global)
+                let (spool, message, body, progress, place) = try await QueueCommand.find(id, global, config: try global.loadConfig())
                 spool?.close()
                 print("id: \(message.id)")
                 print("in: \(place)")
@@ -156,7 +155,7 @@ struct QueueCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingFailures {
                 let config = try global.loadConfig()
-                let (spool, message, _, _, _) = try await QueueCommand.find(id, global)
+                let (spool, message, _, _, _) = try await QueueCommand.find(id, global, config: config)
                 if let spool {
                     defer { spool.close() }
                     spool.remove(message.id)
