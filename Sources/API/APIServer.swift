@@ -128,11 +128,15 @@ public enum APIServer {
 
     /// The Hummingbird application serving the API on `config.apiListen`.
     /// `dns`: the node's DNS cache, shared with mail authentication; without one the API makes its own.
+    /// `routingChanged`: told after every write the API carried out (a POST, PATCH, PUT or DELETE that
+    /// succeeded), before the answer goes out, so that nodes forget the aliases they kept.
     public static func application(pool: ConnectionPool, config: NodeConfig, logger: Logger, probe: NodeProbe? = nil,
-                                   resend: MessageResender? = nil, notify: NoticeSender? = nil, dns: (any MailAuthDNS)? = nil)
+                                   resend: MessageResender? = nil, notify: NoticeSender? = nil, dns: (any MailAuthDNS)? = nil,
+                                   routingChanged: (@Sendable () async throws -> Void)? = nil)
         -> some ApplicationProtocol
     {
-        let (router, _) = makeRouter(pool: pool, config: config, logger: logger, resend: resend, notify: notify, dns: dns)
+        let (router, _) = makeRouter(pool: pool, config: config, logger: logger, resend: resend, notify: notify, dns: dns,
+                                     routingChanged: routingChanged)
         VerificationRoutes(recipients: Recipients(pool: pool)).register(router)
         if let probe { NodeRoutes(pool: pool, probe: probe).register(router) }
         DeactivationRoutes(pool: pool, secrets: config.srs.secrets).register(router)
@@ -150,12 +154,14 @@ public enum APIServer {
     }
 
     static func makeRouter(pool: ConnectionPool, config: NodeConfig, logger: Logger, resend: MessageResender? = nil,
-                           notify: NoticeSender? = nil, dns: (any MailAuthDNS)? = nil)
+                           notify: NoticeSender? = nil, dns: (any MailAuthDNS)? = nil,
+                           routingChanged: (@Sendable () async throws -> Void)? = nil)
         -> (Router<APIRequestContext>, [String])
     {
         let services = APIServices(pool: pool, config: config, logger: logger, resend: resend, notify: notify, dns: dns)
         let router = Router(context: APIRequestContext.self)
         router.add(middleware: ErrorMappingMiddleware(logger: logger))
+        if let routingChanged { router.add(middleware: RoutingChangeMiddleware(changed: routingChanged, logger: logger)) }
         let limiter = RateLimiter(requestsPerMinute: config.apiRateLimit)
         let group = router.group("api/v1").add(middleware: BearerAuthMiddleware(tokens: services.tokens, limiter: limiter))
         let book = RouteBook(group)
@@ -165,6 +171,29 @@ public enum APIServer {
         DomainRoutes(services: services).register(book)
         AccountRoutes(services: services).register(book)
         return (router, book.entries)
+    }
+}
+
+/// Tells the node after each write that succeeded: whatever it changed (an alias deactivated, a
+/// recipient verified, a user's settings) may change how mail is routed. A write whose telling fails
+/// still answers as it happened; the other nodes' kept answers run out on their own within seconds.
+struct RoutingChangeMiddleware: RouterMiddleware {
+    typealias Context = APIRequestContext
+    let changed: @Sendable () async throws -> Void
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        let response = try await next(request, context)
+        if request.method != .get, request.method != .head, request.method != .options, (200..<300).contains(response.status.code) {
+            do {
+                try await changed()
+            } catch {
+                logger.warning("could not tell the nodes of a change", metadata: ["error": "\(error)"])
+            }
+        }
+        return response
     }
 }
 

@@ -57,16 +57,42 @@ public struct ForwardingLimits: Sendable, Equatable {
 public struct MailRouting: Sendable {
     let pool: ConnectionPool
     let limits: ForwardingLimits
+    /// Answers of `alias(email:)` kept for a few seconds; nil: every lookup asks the database.
+    public let cache: AliasRoutingCache?
 
-    public init(pool: ConnectionPool, limits: ForwardingLimits = .init()) {
+    public init(pool: ConnectionPool, limits: ForwardingLimits = .init(), cache: AliasRoutingCache? = nil) {
         self.pool = pool
         self.limits = limits
+        self.cache = cache
     }
 
     /// The alias with this address (compared case-insensitively), deleted or not; nil when none exists.
     /// Recipients: the alias's own verified ones, else its username's or domain's verified default,
-    /// else the owner's verified default.
+    /// else the owner's verified default. From the cache when it holds a fresh answer.
     public func alias(email: String, at now: Date = Date()) async throws -> AliasRouting? {
+        guard let cache else { return try await lookUpAlias(email: email, at: now) }
+        let time = now.timeIntervalSince1970
+        if let kept = cache.answer(for: email, at: time) { return kept }
+        let generation = cache.generation
+        let found = try await lookUpAlias(email: email, at: now)
+        cache.keep(found, for: email, at: time, generation: generation)
+        return found
+    }
+
+    /// Something that decides how mail is routed changed (an alias, a recipient, a user's settings):
+    /// this node forgets its kept answers now, the others when they next read the counter (each second).
+    public func routingChanged() async throws {
+        cache?.forgetAll()
+        try await pool.execute("UPDATE routing_changes SET counter = counter + 1 WHERE id = 1")
+    }
+
+    /// The database's change counter (`routing_changes`), for `AliasRoutingCache.follow(counter:)`.
+    public func routingChangeCounter() async throws -> UInt64 {
+        UInt64(try await pool.query("SELECT CAST(counter AS SIGNED) AS counter FROM routing_changes WHERE id = 1")
+            .first?.int("counter") ?? 0)
+    }
+
+    private func lookUpAlias(email: String, at now: Date) async throws -> AliasRouting? {
         let rows = try await pool.query(
             """
             SELECT a.id, a.user_id, a.email, a.active, a.deleted_at IS NOT NULL AS deleted, u.reject_deactivated,
@@ -160,9 +186,11 @@ public struct MailRouting: Sendable {
     /// different key was uploaded meanwhile). True when it was on.
     @discardableResult
     public func turnOffEncryption(recipientID: String, fingerprint: String, at now: Date = Date()) async throws -> Bool {
-        try await pool.execute(
+        let changed = try await pool.execute(
             "UPDATE recipients SET should_encrypt = 0, updated_at = ? WHERE id = ? AND fingerprint = ? AND should_encrypt = 1",
             [.date(now.atDatabasePrecision), .text(recipientID), .text(fingerprint)]).affectedRows > 0
+        if changed { try await routingChanged() }
+        return changed
     }
 
     /// A user's verified mailboxes (recipients), and whether each may reply and send through the
@@ -220,12 +248,17 @@ public struct MailRouting: Sendable {
                 [.text(Identifier.make()), .text(owner.userID), .text(owner.kind.rawValue), .text(owner.id), .text(localPart),
                  .text(domain), .text(localPart + "@" + domain), .date(time), .date(time)])
         } catch MariaDBError.duplicateKey {}
+        // Each node may have kept "no such alias" for this address.
+        try await routingChanged()
     }
 
     /// UTC 'YYYY-MM': the month bandwidth is counted in.
     public static func month(of date: Date) -> String {
-        let parts = Calendar.utc.dateComponents([.year, .month], from: date)
-        return String(format: "%04d-%02d", parts.year ?? 0, parts.month ?? 0)
+        var clock = time_t(date.timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        gmtime_r(&clock, &parts)
+        let month = parts.tm_mon + 1
+        return "\(parts.tm_year + 1900)-\(month < 10 ? "0" : "")\(month)"
     }
 
     /// The start of the UTC hour messages are counted in.
@@ -337,12 +370,4 @@ public struct CatchAllOwner: Sendable, Equatable {
         newAliasesPerHour = Int(try row.int("new_aliases_per_hour_limit"))
         createdLastHour = Int(try row.int("created"))
     }
-}
-
-extension Calendar {
-    static let utc: Calendar = {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        return calendar
-    }()
 }

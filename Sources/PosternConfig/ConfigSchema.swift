@@ -14,6 +14,7 @@ enum ConfigSchema {
         ConfigKey("smtp.idle_timeout", .duration, default: .duration(.seconds(300))),
         ConfigKey("smtp.max_sessions", .number(1...100_000), default: .number(500)),
         ConfigKey("smtp.max_recipients", .number(1...10_000), default: .number(100)),
+        ConfigKey("smtp.alias_cache_ttl", .duration, default: .duration(.seconds(5))),
         ConfigKey("delivery.relay_host", .endpoint(defaultPort: 25)),
         ConfigKey("delivery.first_retry", .duration, default: .duration(.seconds(300))),
         ConfigKey("delivery.max_retry_interval", .duration, default: .duration(.seconds(4000))),

@@ -34,6 +34,8 @@ public struct NodeConfig: Sendable {
         public var idleTimeout: Duration
         public var maxSessions: Int
         public var maxRecipients: Int
+        /// How long an RCPT-time alias lookup is kept (changes made through any node end it sooner); 0: not kept.
+        public var aliasCacheTTL: Duration
     }
 
     public struct Delivery: Sendable {
@@ -123,7 +125,8 @@ public struct NodeConfig: Sendable {
             maxMessageSize: v.number("smtp.max_message_size") ?? 26_214_400,
             tlsCertificate: v.text("smtp.tls_certificate"), tlsKey: v.text("smtp.tls_key"),
             idleTimeout: v.duration("smtp.idle_timeout") ?? .seconds(300), maxSessions: v.number("smtp.max_sessions") ?? 500,
-            maxRecipients: v.number("smtp.max_recipients") ?? 100)
+            maxRecipients: v.number("smtp.max_recipients") ?? 100,
+            aliasCacheTTL: v.duration("smtp.alias_cache_ttl") ?? .seconds(5))
         delivery = Delivery(
             relayHost: v.endpoint("delivery.relay_host"),
             firstRetry: v.duration("delivery.first_retry") ?? .seconds(300),

@@ -25,7 +25,7 @@ extension DeliveryQueue {
     /// Makes every deferred message due now.
     public func flush() {
         for id in entries.keys { entries[id]?.progress.nextAttemptAt = Date() }
-        startDue()
+        startDue(looking: true)
     }
 
     public var depth: Int { entries.count }
@@ -37,7 +37,8 @@ extension DeliveryQueue {
             logger.info("queue flush requested")
             flush()
         }
-        for (id, entry) in entries where !entry.inFlight && !spool.contains(id) {
+        let deleted = entries.compactMap { id, entry in !entry.inFlight && !spool.contains(id) ? id : nil }
+        for id in deleted {
             entries[id] = nil
             logger.info("deleted by the administrator", metadata: ["queue_id": "\(id)"])
         }

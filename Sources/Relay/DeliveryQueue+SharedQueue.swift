@@ -69,7 +69,7 @@ extension DeliveryQueue {
             }
         }
         metrics.setQueueDepth(entries.count)
-        if !items.isEmpty { startDue() }
+        if !items.isEmpty { startDue(looking: true) }
     }
 
     /// Draining: nothing more is taken from the shared queue, and what waits here moves there.

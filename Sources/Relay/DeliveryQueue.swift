@@ -53,6 +53,8 @@ public actor DeliveryQueue: Service {
         var body: [UInt8]?
         var progress: DeliveryProgress
         var inFlight = false
+        /// In `due`, waiting for a free place.
+        var isDue = false
     }
 
     let settings: Settings
@@ -73,6 +75,10 @@ public actor DeliveryQueue: Service {
     var draining = false
     let connections = SMTPConnectionPool()
     var entries: [QueueID: Entry] = [:]
+    /// Entries whose time has come, in the order they came due; each at most once. New mail goes
+    /// straight here; waiting mail is added by `startDue(looking:)` in the rounds.
+    private var due: [QueueID] = []
+    private var dueHead = 0
     /// Queued files that could not be read (an I/O error, not damage): tried again every second.
     private var unreadable: Set<QueueID> = []
     /// Forwards counted but not yet written: alias id → (owner, messages, bytes, last time). Written
@@ -142,7 +148,7 @@ public actor DeliveryQueue: Service {
                 await saveForwardCounts()
                 await claimShared()
             }
-            startDue()
+            startDue(looking: true)
             await connections.sweep()
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(250)) }
         }
@@ -183,21 +189,50 @@ public actor DeliveryQueue: Service {
         let hour = MailRouting.hour(of: message.receivedAt)
         for userID in Set(message.deliveries.compactMap(\.userID)) { unsavedAccepts[AcceptKey(userID: userID, hour: hour), default: 0] += 1 }
         entries[message.id] = Entry(message: message, body: body, progress: DeliveryProgress(nextAttemptAt: Date()))
+        markDue(message.id)
         metrics.setQueueDepth(entries.count)
         startDue()
     }
 
     // MARK: - Attempts
 
-    func startDue() {
+    /// Starts due attempts while there is room. `looking`: first look through every entry for one
+    /// whose retry time has come (the rounds do, four times a second); new mail needs no search.
+    func startDue(looking: Bool = false) {
         guard !stopping else { return }
-        let now = Date()
-        for (id, entry) in entries where running < settings.concurrency {
-            guard !entry.inFlight, entry.progress.nextAttemptAt <= now else { continue }
+        if looking {
+            let now = Date()
+            let ready = entries.compactMap { id, entry in
+                !entry.inFlight && !entry.isDue && entry.progress.nextAttemptAt <= now ? id : nil
+            }
+            for id in ready.sorted(by: { entries[$0]!.progress.nextAttemptAt < entries[$1]!.progress.nextAttemptAt }) {
+                markDue(id)
+            }
+        }
+        while running < settings.concurrency, dueHead < due.count {
+            let id = due[dueHead]
+            dueHead += 1
+            guard let entry = entries[id], entry.isDue else { continue }
+            entries[id]?.isDue = false
+            guard !entry.inFlight else { continue }
             entries[id]?.inFlight = true
             running += 1
             Task { await self.attempt(id) }
         }
+        if dueHead == due.count {
+            due.removeAll(keepingCapacity: true)
+            dueHead = 0
+        } else if dueHead > 4096 {
+            due.removeFirst(dueHead)
+            dueHead = 0
+        }
+    }
+
+    /// Puts an entry in line to start (once).
+    func markDue(_ id: QueueID) {
+        guard entries[id]?.isDue == false else { return }
+        entries[id]?.isDue = true
+        due.append(id)
     }
 
     private func attempt(_ id: QueueID) async {

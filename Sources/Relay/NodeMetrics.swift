@@ -31,8 +31,9 @@ public final class NodeMetrics: Sendable {
 
     public var queueDepth: Int { counts.withLock { $0.queueDepth } }
 
-    /// The exposition text: `# HELP`, `# TYPE`, then samples.
-    public func prometheusText() -> String {
+    /// The exposition text: `# HELP`, `# TYPE`, then samples. `aliasCache`: the alias cache's counts,
+    /// when the node has one.
+    public func prometheusText(aliasCache: (hits: Int, misses: Int, counter: UInt64)? = nil) -> String {
         let c = counts.withLock { $0 }
         var out = ""
         func metric(_ name: String, _ type: String, _ help: String, _ samples: [(String, Int)]) {
@@ -52,6 +53,12 @@ public final class NodeMetrics: Sendable {
                [("", c.movedToShared)])
         metric("postern_shared_queue_taken_total", "counter", "Messages taken from the shared deferred queue to retry here.",
                [("", c.takenFromShared)])
+        if let aliasCache {
+            metric("postern_alias_cache_lookups_total", "counter", "RCPT-time alias lookups, answered from the cache (hit) or the database (miss).",
+                   [("{result=\"hit\"}", aliasCache.hits), ("{result=\"miss\"}", aliasCache.misses)])
+            metric("postern_routing_changes_seen", "gauge", "The database's routing change counter as this node last read it.",
+                   [("", Int(truncatingIfNeeded: aliasCache.counter))])
+        }
         return out
     }
 }

@@ -17,6 +17,13 @@ import Testing
         #expect(String(decoding: odd, as: UTF8.self).hasPrefix("Received: from unknown ([::1])\r\n\tby h (Postern) with UTF8SMTP id I; "))
     }
 
+    @Test func datesAreRFC5322InUTC() {
+        #expect(TraceHeader.rfc5322Date(Date(timeIntervalSince1970: 0)) == "Thu, 01 Jan 1970 00:00:00 +0000")
+        // 2024-02-29 03:04:05.9 UTC: a leap day, single digits padded, the fraction dropped.
+        #expect(TraceHeader.rfc5322Date(Date(timeIntervalSince1970: 1_709_175_845.9)) == "Thu, 29 Feb 2024 03:04:05 +0000")
+        #expect(TraceHeader.rfc5322Date(Date(timeIntervalSince1970: 1_798_761_599)) == "Thu, 31 Dec 2026 23:59:59 +0000")
+    }
+
     @Test func hopsAreCountedInTheHeaderOnly() {
         let message = Array("Received: a\r\nRECEIVED: b\r\n\tfolded\r\nSubject: x\r\nreceived:c\r\n\r\nReceived: in the body\r\n".utf8)
         #expect(TraceHeader.hopCount(message) == 3)

@@ -25,10 +25,12 @@ public final class MailTestNode: @unchecked Sendable {
     public var logPath: String { folder + "/serve.log" }
 
     /// `smtp` and `delivery` are extra YAML members of those sections (`{sink}` in `delivery` stands for
-    /// the sink's port); `extra`, whole sections.
+    /// the sink's port); `extra`, whole sections. `aliasCacheTTL` is `smtp.alias_cache_ttl`: off unless
+    /// asked for, because most tests change the database by hand between two messages (a change made
+    /// through the API or by another node reaches a node with the cache within a second; AliasCacheTests).
     public init(smtp: String = "", delivery: String = "first_retry: 1s, max_retry_interval: 2s, max_lifetime: 1h",
                 relay: Bool = true, extra: String = "", database given: DatabaseURL? = nil, name: String = "mail1",
-                token givenToken: String? = nil) async throws {
+                token givenToken: String? = nil, aliasCacheTTL: String = "0s") async throws {
         if let given { database = given } else { database = try await TestDatabase.makeDatabase() }
         folder = NSTemporaryDirectory() + "postern-mail-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -40,7 +42,7 @@ public final class MailTestNode: @unchecked Sendable {
         let yaml = """
             node: { name: \(name), hostname: mx.relay.test }
             database: { url: "\(PosternProcess.databaseURLText(database))" }
-            smtp: { listen: "127.0.0.1:\(smtpPort)"\(smtp.isEmpty ? "" : ", " + smtp) }
+            smtp: { listen: "127.0.0.1:\(smtpPort)", alias_cache_ttl: \(aliasCacheTTL)\(smtp.isEmpty ? "" : ", " + smtp) }
             delivery: { \(relayLine)\(delivery.replacingOccurrences(of: "{sink}", with: "\(sinkPort)")) }
             spool: { path: \(folder)/spool }
             api: { listen: "127.0.0.1:\(apiPort)", rate_limit: 0 }

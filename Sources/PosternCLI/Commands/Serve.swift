@@ -39,7 +39,7 @@ struct Serve: AsyncParsableCommand {
             // What the spool holds is taken in before the listener can store anything new.
             try await mail.queue.recoverSpool()
             let probe = NodeProbe(
-                metrics: { mail.metrics.prometheusText() },
+                metrics: { mail.metrics.prometheusText(aliasCache: mail.routing.cache?.counts) },
                 facts: { [("queue_depth", await mail.queue.depth), ("smtp_sessions", mail.listener.openSessions),
                           ("draining", mail.inbound.isDraining ? 1 : 0)] })
             let node = NodeService(config: config, logger: logger)
@@ -66,12 +66,17 @@ struct Serve: AsyncParsableCommand {
             let queue = mail.queue
             let api = APIServer.application(pool: pool, config: config, logger: Logger(label: "postern.api"), probe: probe,
                                             resend: { failure, sender, message in try await queue.resend(failure, sender: sender, message: message) },
-                                            notify: { notice in try await queue.submit(notice) }, dns: mail.dns)
+                                            notify: { notice in try await queue.submit(notice) }, dns: mail.dns,
+                                            routingChanged: { [routing = mail.routing] in try await routing.routingChanged() })
+            var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: node), .init(service: cluster)]
+            if let cache = mail.routing.cache {
+                services.append(.init(service: RoutingChangeWatch(routing: mail.routing, cache: cache, logger: Logger(label: "postern.node"))))
+            }
+            services += [.init(service: mail.queue), .init(service: mail.listener), .init(service: api)]
             // Shutdown runs in reverse: the API stops, then the listener (no new sessions), then the queue.
             let group = ServiceGroup(
                 configuration: ServiceGroupConfiguration(
-                    services: [.init(service: node), .init(service: cluster), .init(service: mail.queue),
-                               .init(service: mail.listener), .init(service: api)],
+                    services: services,
                     gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
             mail.spool.close()
@@ -133,6 +138,8 @@ struct MailNode {
     let listener: SMTPListener<InboundMail>
     /// `dns.resolver`'s answers, kept for their TTL: for mail authentication and the API's domain checks.
     let dns: CachingDNS
+    /// RCPT-time alias lookups go through `routing.cache` (unless `smtp.alias_cache_ttl` is 0).
+    let routing: MailRouting
 
     init(config: NodeConfig, pool: ConnectionPool) throws {
         spool = try Spool(path: config.spoolPath)
@@ -141,7 +148,9 @@ struct MailNode {
         let srs = SRSRewriter(domain: config.srs.domain, secrets: config.srs.secrets)
         let routing = MailRouting(pool: pool, limits: ForwardingLimits(
             messagesPerHour: config.limits.messagesPerHour, newAliasesPerHour: config.limits.newAliasesPerHour,
-            bandwidthPerMonth: config.limits.bandwidthPerMonth))
+            bandwidthPerMonth: config.limits.bandwidthPerMonth),
+            cache: config.smtp.aliasCacheTTL > .zero ? AliasRoutingCache(lifetime: config.smtp.aliasCacheTTL) : nil)
+        self.routing = routing
         let resolver: any NextHopResolver
         if let relay = config.delivery.relayHost {
             resolver = RelayHost(NextHop(host: relay.host, port: Int(relay.port)))
