@@ -45,6 +45,10 @@ public actor CachingDNS: MailAuthDNS {
     private let now: @Sendable () -> Date
     private var cache: [Key: (expires: Date, lookup: DNSLookup)] = [:]
     private let capacity: Int
+    /// How long a failed question (no answer, or SERVFAIL) is remembered before it is asked again:
+    /// RFC 2308 §7 allows up to five minutes; one second keeps a resolver that is down from being
+    /// asked for every message, and a passing failure from outliving its moment.
+    static let failureLifetime: TimeInterval = 1
 
     /// A cache in front of the resolver at `host:port` (`dns.resolver`).
     public init(host: String, port: Int) { self.init(resolver: DNSResolver(host: host, port: port)) }
@@ -60,11 +64,10 @@ public actor CachingDNS: MailAuthDNS {
         let time = now()
         if let hit = cache[key], hit.expires > time { return hit.lookup }
         let (lookup, ttl) = await ask(key.name, type)
-        if ttl > 0 {
-            if cache.count >= capacity { cache = cache.filter { $0.value.expires > time } }
-            if cache.count >= capacity { cache.removeAll(keepingCapacity: true) }
-            cache[key] = (time.addingTimeInterval(TimeInterval(ttl)), lookup)
-        }
+        let lifetime = ttl > 0 ? TimeInterval(ttl) : Self.failureLifetime
+        if cache.count >= capacity { cache = cache.filter { $0.value.expires > time } }
+        if cache.count >= capacity { cache.removeAll(keepingCapacity: true) }
+        cache[key] = (time.addingTimeInterval(lifetime), lookup)
         return lookup
     }
 

@@ -81,8 +81,9 @@ public struct SMTPInputFramer: Sendable {
         switch mode {
         case .command: return nextCommand()
         case .message(var scan):
+            mode = .command  // the enum lets go of the body, so that it grows in place
             let event = scanMessage(&scan)
-            mode = event == nil ? .message(scan) : .command
+            if event == nil { mode = .message(scan) }
             return event
         }
     }
@@ -114,48 +115,70 @@ public struct SMTPInputFramer: Sendable {
     private mutating func scanMessage(_ scan: inout MessageScan) -> Event? {
         while position < buffer.count {
             let byte = buffer[position]
-            position += 1
             if scan.pendingCR {
                 scan.pendingCR = false
                 if byte == 10 {
+                    position += 1
                     if scan.lineStartedWithDot && scan.lineLength == 1 {
                         // CR LF . CR LF: the end of the message. (The CR LF before the dot is the message's.)
                         if let problem = scan.problem { return .message(.failure(problem)) }
                         return .message(.success(scan.body))
                     }
-                    append([13, 10], to: &scan)
+                    append(Self.crlf[...], to: &scan)
                     scan.atLineStart = true
                     scan.lineStartedWithDot = false
                     scan.lineLength = 0
                     continue
                 }
-                // A CR not followed by LF is bare: it ends nothing.
+                // A CR not followed by LF is bare: it ends nothing. The byte after it is read as usual.
                 scan.problem = scan.problem ?? .bareLineEnding
-                append([13], to: &scan)
+                append(Self.crlf[..<1], to: &scan)
                 scan.lineLength += 1
             }
             if byte == 13 {
+                position += 1
                 scan.pendingCR = true
                 continue
             }
-            if byte == 10 {
-                scan.problem = scan.problem ?? .bareLineEnding
-            }
-            scan.lineLength += 1
-            if scan.lineLength + 2 > Self.maxTextLine { scan.problem = scan.problem ?? .lineTooLong }
             if scan.atLineStart {
                 scan.atLineStart = false
                 if byte == UInt8(ascii: ".") {
-                    scan.lineStartedWithDot = true  // a leading dot is stuffing: it is not part of the text
+                    // A leading dot is stuffing: it counts in the line's length but is not part of the text.
+                    position += 1
+                    scan.lineLength += 1
+                    if scan.lineLength + 2 > Self.maxTextLine { scan.problem = scan.problem ?? .lineTooLong }
+                    scan.lineStartedWithDot = true
                     continue
                 }
             }
-            append([byte], to: &scan)
+            // The text up to the next CR, or to the end of what has arrived, taken in one piece.
+            let end = buffer.withUnsafeBufferPointer { bytes in
+                var index = position
+                while index < bytes.count, bytes[index] != 13 { index += 1 }
+                return index
+            }
+            let run = buffer[position..<end]
+            if scan.problem == nil {
+                // Whichever comes first in the run is the problem reported: a bare LF, or the octet
+                // that makes the line too long.
+                let roomLeft = Self.maxTextLine - 2 - scan.lineLength
+                let bareLF = run.firstIndex(of: 10).map { $0 - position }
+                if let bareLF, bareLF <= roomLeft {
+                    scan.problem = .bareLineEnding
+                } else if run.count > roomLeft {
+                    scan.problem = .lineTooLong
+                }
+            }
+            scan.lineLength += run.count
+            append(run, to: &scan)
+            position = end
         }
         return nil
     }
 
-    private func append(_ bytes: [UInt8], to scan: inout MessageScan) {
+    private static let crlf: [UInt8] = [13, 10]
+
+    private func append(_ bytes: ArraySlice<UInt8>, to scan: inout MessageScan) {
         guard scan.problem != .tooBig else { return }
         if scan.body.count + bytes.count > scan.maxSize {
             scan.problem = .tooBig

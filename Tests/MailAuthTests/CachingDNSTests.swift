@@ -8,7 +8,7 @@ import Testing
 
 /// The TTL cache in front of `dns.resolver`, against a real dnsmasq.
 @Suite struct CachingDNSTests {
-    @Test func answersAreKeptForTheirTTLAndFailuresAreNot() async throws {
+    @Test func answersAreKeptForTheirTTLAndFailuresForASecond() async throws {
         let port = try FreePort.find()
         let dns = try Dnsmasq(port: port, ["--txt-record=kept.test,v=spf1 -all", "--host-record=host.kept.test,192.0.2.7",
                                            "--ptr-record=7.2.0.192.in-addr.arpa,host.kept.test"])
@@ -23,7 +23,19 @@ import Testing
         // With the server gone, what was asked is still known until it expires; a new question fails.
         #expect(await cache.lookup("kept.test", .txt).texts == ["v=spf1 -all"])
         #expect(await cache.lookup("other.kept.test", .txt).records == nil)
+        // A failure is remembered for a second (RFC 2308 §7), then asked again.
+        var restarted: Dnsmasq?
+        for _ in 0..<50 where restarted == nil {  // the killed one may still hold the port for a moment
+            restarted = try? Dnsmasq(port: port, ["--txt-record=other.kept.test,found"])
+            if restarted == nil { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        let again = try #require(restarted)
+        defer { again.stop() }
+        #expect(await cache.lookup("other.kept.test", .txt).records == nil, "the failure is still remembered")
+        clock.advance(by: 1.5)
+        #expect(await cache.lookup("other.kept.test", .txt).texts == ["found"], "asked again after a second")
         clock.advance(by: 3601)
+        again.stop()
         #expect(await cache.lookup("kept.test", .txt).records == nil, "expired after its TTL")
     }
 }

@@ -107,6 +107,20 @@ func framedEveryWay(_ text: String, maxMessageSize: Int = 1 << 20) -> [SMTPInput
         let ok = String(repeating: "a", count: 998)
         #expect(framedEveryWay("DATA\r\n" + ok + "\r\n.\r\n") == [.command("DATA"), .message(.success(Array((ok + "\r\n").utf8)))])
         #expect(framedEveryWay("DATA\r\n" + ok + "a\r\n.\r\n") == [.command("DATA"), .message(.failure(.lineTooLong))])
+        // A stuffing dot counts in the line's length (it is on the wire).
+        #expect(framedEveryWay("DATA\r\n." + String(ok.dropLast()) + "\r\n.\r\n")
+            == [.command("DATA"), .message(.success(Array((String(ok.dropLast()) + "\r\n").utf8)))])
+        #expect(framedEveryWay("DATA\r\n." + ok + "\r\n.\r\n") == [.command("DATA"), .message(.failure(.lineTooLong))])
+    }
+
+    /// The first problem in the message is the one reported, wherever the input was cut.
+    @Test func theFirstProblemIsReported() {
+        let long = String(repeating: "b", count: 998)
+        #expect(framedEveryWay("DATA\r\n" + long + "\nmore\r\n.\r\n") == [.command("DATA"), .message(.failure(.bareLineEnding))],
+                "a bare LF at the 999th octet comes before the line is too long")
+        #expect(framedEveryWay("DATA\r\n" + long + "c\nmore\r\n.\r\n") == [.command("DATA"), .message(.failure(.lineTooLong))])
+        #expect(framedEveryWay("DATA\r\nx\ry\r\n" + long + "cc\r\n.\r\n") == [.command("DATA"), .message(.failure(.bareLineEnding))])
+        #expect(framedEveryWay("DATA\r\n" + long + "cc\r\nx\ry\r\n.\r\n") == [.command("DATA"), .message(.failure(.lineTooLong))])
     }
 
     @Test func tenThousandPipelinedCommandsAllFrame() {

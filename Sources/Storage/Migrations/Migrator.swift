@@ -48,12 +48,16 @@ public struct Migrator: Sendable {
         let statementLimit = Int64(pool.options.statementTimeout)
         return try await pool.withConnection { connection in
             _ = try await connection.execute("SET SESSION max_statement_time = 0")
-            let locked = try await connection.execute(
-                "SELECT GET_LOCK(CONCAT('postern.migrate:', DATABASE()), ?) AS locked", [.int(Int64(lockTimeoutSeconds))])
-            switch locked.rows.first?["locked"] {
-            case .int(1): break
-            case .int(0): throw Failure.lockTimeout
-            default: throw Failure.lockFailed
+            // Asked for in waits of two seconds: one long GET_LOCK would outlast the connection's read
+            // timeout (`database.statement_timeout`) while another node migrates.
+            var waited = 0
+            while true {
+                let locked = try await connection.execute(
+                    "SELECT GET_LOCK(CONCAT('postern.migrate:', DATABASE()), ?) AS locked", [.int(2)])
+                guard case .int(let answer) = locked.rows.first?["locked"] else { throw Failure.lockFailed }
+                if answer == 1 { break }
+                waited += 2
+                if waited >= lockTimeoutSeconds { throw Failure.lockTimeout }
             }
             do {
                 let outcome = try await applyPending(migrations, on: connection)
