@@ -28,12 +28,15 @@ let package = Package(
         .systemLibrary(
             name: "CGPGME", pkgConfig: "gpgme",
             providers: [.apt(["libgpgme-dev"])]),
+        .systemLibrary(
+            name: "COpenSSL", pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]),
 
         // Pure mail values: addresses, later headers, SRS, DKIM.
         .target(
             name: "MailCore",
             dependencies: [
-                .product(name: "Crypto", package: "swift-crypto"), .product(name: "CryptoExtras", package: "swift-crypto"),
+                "COpenSSL", .product(name: "Crypto", package: "swift-crypto"), .product(name: "CryptoExtras", package: "swift-crypto"),
             ]),
         // SMTP grammar: command parsing, replies, strict framing. Pure: no I/O.
         .target(name: "SMTPCore", dependencies: ["MailCore"]),

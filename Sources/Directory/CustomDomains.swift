@@ -1,4 +1,5 @@
 import Foundation
+import MailCore
 import Storage
 
 /// A user's own domain. Mail is taken for it once the user proved they own it (a TXT record holding
@@ -107,7 +108,7 @@ public struct CustomDomains: Sendable {
 
     /// 40 random hex digits.
     static func makeToken() -> String {
-        (0..<20).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        NodeSignature.lowercaseHex((0..<20).map { _ in UInt8.random(in: 0...255) })
     }
 
     /// Writes what the DNS checks found. Ownership, once proved, stays proved; the MX and sending

@@ -85,6 +85,21 @@ import Testing
         #expect(try await verify(field + message, record: otherKey.dnsRecord) == "fail")
     }
 
+    /// RSA signatures come from the system's libcrypto; PKCS #1 v1.5 is deterministic, so they are
+    /// the very bytes swift-crypto makes with the same key.
+    @Test func libcryptoAndSwiftCryptoSignAlike() throws {
+        let key = try DKIMKey(pem: try DKIMKey.generate(.rsa).pemRepresentation)
+        #expect(key.usesSystemRSA)
+        for size in [0, 1, 100, 5_000] {
+            let data = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+            let fast = try key.sign(data)
+            #expect(fast.count == 256)
+            #expect(fast == (try key.sign(data, bySwiftCrypto: true)), "size \(size)")
+        }
+        #expect(try DKIMKey.generate(.rsa).usesSystemRSA, "a generated key too")
+        #expect(!(try DKIMKey.generate(.ed25519).usesSystemRSA))
+    }
+
     @Test func badKeysAreRefused() {
         #expect(throws: DKIMKey.Failure.unreadable) { try DKIMKey(pem: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n") }
         #expect(throws: DKIMKey.Failure.unreadable) { try DKIMKey(pem: "") }

@@ -31,10 +31,16 @@ public struct DKIMKey: Sendable {
     }
 
     private let backing: Backing
+    /// The same RSA key in the system's libcrypto, which signs faster (`OpenSSLRSAKey`); nil for
+    /// Ed25519, or when libcrypto cannot read the key (swift-crypto signs then).
+    private let systemRSA: OpenSSLRSAKey?
 
     /// The DER prefix of a PKCS #8 Ed25519 private key; the 32-byte seed follows (RFC 8410).
     private static let ed25519Prefix: [UInt8] = [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70,
                                                  0x04, 0x22, 0x04, 0x20]
+
+    /// Whether RSA signatures are made by the system's libcrypto.
+    var usesSystemRSA: Bool { systemRSA != nil }
 
     public var algorithm: Algorithm {
         if case .rsa = backing { return .rsa }
@@ -43,12 +49,17 @@ public struct DKIMKey: Sendable {
 
     public static func generate(_ algorithm: Algorithm) throws -> DKIMKey {
         switch algorithm {
-        case .rsa: DKIMKey(backing: .rsa(try _RSA.Signing.PrivateKey(keySize: .bits2048)))
-        case .ed25519: DKIMKey(backing: .ed25519(Curve25519.Signing.PrivateKey()))
+        case .rsa:
+            let key = try _RSA.Signing.PrivateKey(keySize: .bits2048)
+            return DKIMKey(backing: .rsa(key), systemRSA: OpenSSLRSAKey(pem: key.pemRepresentation))
+        case .ed25519: return DKIMKey(backing: .ed25519(Curve25519.Signing.PrivateKey()), systemRSA: nil)
         }
     }
 
-    private init(backing: Backing) { self.backing = backing }
+    private init(backing: Backing, systemRSA: OpenSSLRSAKey?) {
+        self.backing = backing
+        self.systemRSA = systemRSA
+    }
 
     public init(pem: String) throws(Failure) {
         let lines = pem.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
@@ -57,10 +68,12 @@ public struct DKIMKey: Sendable {
            Array(der.prefix(Self.ed25519Prefix.count)) == Self.ed25519Prefix,
            let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: der.suffix(32)) {
             backing = .ed25519(key)
+            systemRSA = nil
             return
         }
         guard let key = try? _RSA.Signing.PrivateKey(pemRepresentation: pem) else { throw .unreadable }
         backing = .rsa(key)
+        systemRSA = OpenSSLRSAKey(pem: pem)
     }
 
     public var pemRepresentation: String {
@@ -82,8 +95,9 @@ public struct DKIMKey: Sendable {
     }
 
     /// The signature over `data`: RSASSA-PKCS1-v1_5 with SHA-256, or Ed25519 over the SHA-256 of the data.
-    func sign(_ data: [UInt8]) throws(Failure) -> [UInt8] {
+    func sign(_ data: [UInt8], bySwiftCrypto: Bool = false) throws(Failure) -> [UInt8] {
         let digest = SHA256.hash(data: data)
+        if !bySwiftCrypto, let systemRSA, let signature = systemRSA.sign(sha256: Array(digest)) { return signature }
         do {
             switch backing {
             case .rsa(let key):

@@ -25,8 +25,20 @@ public enum NodeSignature {
     public static func tag(_ value: String, purpose: String, secret: String) -> String {
         let key = SymmetricKey(data: Data(("postern-\(purpose):" + secret).utf8))
         let mac = HMAC<SHA256>.authenticationCode(for: Data(value.utf8), using: key)
-        return mac.prefix(16).map { String(format: "%02x", $0) }.joined()
+        return lowercaseHex(mac.prefix(16))
     }
+
+    /// Two lower-case hex digits per octet (`String(format:)` per octet cost more than the HMAC).
+    public static func lowercaseHex(_ bytes: some Sequence<UInt8>) -> String {
+        var digits: [UInt8] = []
+        for byte in bytes {
+            digits.append(hexDigits[Int(byte >> 4)])
+            digits.append(hexDigits[Int(byte & 0x0F)])
+        }
+        return String(decoding: digits, as: UTF8.self)
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     /// Whether `given` is the tag of `value` under any of `secrets`, compared in constant time.
     public static func verify(_ given: String, for value: String, purpose: String, secrets: [String]) -> Bool {
