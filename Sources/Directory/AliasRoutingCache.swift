@@ -21,8 +21,10 @@ public final class AliasRoutingCache: Sendable {
         var counter: UInt64?
         /// Grows with every forgetting: an answer read from the database before it is not kept after.
         var generation: UInt64 = 0
-        /// The counter could not be read: nothing is answered or kept until it can again.
-        var suspended = false
+        /// The counter could not be read yet (or not any more): nothing is answered or kept until it
+        /// is. A node that starts answers nothing from the cache before its first read, so a change
+        /// made elsewhere between a lookup and that read cannot be missed.
+        var suspended = true
         var hits = 0
         var misses = 0
     }

@@ -324,16 +324,29 @@ public struct MailRouting: Sendable {
     /// messages accepted per owner and hour, in one transaction.
     public func countForwarded(_ counts: [(aliasID: String, userID: String, messages: Int, bytes: Int, at: Date)],
                                accepted: [(userID: String, messages: Int, hour: Date)] = []) async throws {
+        // Bytes per owner and month: one UPDATE of a user however many of its aliases forwarded.
+        var bytes: [[String]: Int] = [:]
+        for count in counts { bytes[[count.userID, Self.month(of: count.at)], default: 0] += count.bytes }
         try await pool.transaction { connection in
-            for count in counts {
+            // Aliases in statements of up to 64 (one round trip each, not one per alias): a node that
+            // forwards to a thousand aliases a second writes their counters in 16.
+            var start = counts.startIndex
+            while start < counts.endIndex {
+                let part = counts[start..<min(start + 64, counts.endIndex)]
+                start = part.endIndex
+                let whens = Array(repeating: "WHEN ? THEN ?", count: part.count).joined(separator: " ")
+                let ids = Array(repeating: "?", count: part.count).joined(separator: ", ")
                 _ = try await connection.execute(
-                    "UPDATE aliases SET emails_forwarded = emails_forwarded + ?, last_forwarded = ? WHERE id = ?",
-                    [.int(Int64(count.messages)), .date(count.at), .text(count.aliasID)])
-                let month = Self.month(of: count.at)
+                    "UPDATE aliases SET emails_forwarded = emails_forwarded + CASE id \(whens) END, "
+                        + "last_forwarded = CASE id \(whens) END WHERE id IN (\(ids))",
+                    part.flatMap { [SQLValue.text($0.aliasID), .int(Int64($0.messages))] }
+                        + part.flatMap { [SQLValue.text($0.aliasID), .date($0.at)] } + part.map { .text($0.aliasID) })
+            }
+            for (key, total) in bytes.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
                 _ = try await connection.execute(
                     """
                     UPDATE users SET bandwidth = IF(bandwidth_month <=> ?, bandwidth, 0) + ?, bandwidth_month = ? WHERE id = ?
-                    """, [.text(month), .int(Int64(count.bytes)), .text(month), .text(count.userID)])
+                    """, [.text(key[1]), .int(Int64(total)), .text(key[1]), .text(key[0])])
             }
             for count in accepted {
                 _ = try await connection.execute(

@@ -34,7 +34,7 @@ public protocol MailAuthDNS: Sendable {
 }
 
 /// Answers from `dns.resolver`, kept for their TTL (at most an hour; "no such name" and "no
-/// records" for a minute; failures are not kept).
+/// records" for a minute; failures, and answers with a TTL of 0, for a second).
 public actor CachingDNS: MailAuthDNS {
     struct Key: Hashable {
         var name: String

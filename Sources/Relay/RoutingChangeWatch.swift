@@ -21,7 +21,7 @@ public struct RoutingChangeWatch: Service {
 
     public func run() async throws {
         var unreadable = false
-        while !Task.isShuttingDownGracefully {
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
             do {
                 cache.follow(counter: try await routing.routingChangeCounter())
                 unreadable = false

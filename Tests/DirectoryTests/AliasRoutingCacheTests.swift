@@ -15,6 +15,9 @@ import Testing
 
     @Test func answersLiveForTheirLifetime() {
         let cache = AliasRoutingCache(lifetime: .seconds(5))
+        cache.keep(nil, for: "early@relay.test", at: 99, generation: cache.generation)
+        #expect(cache.answer(for: "early@relay.test", at: 99) == nil, "nothing is kept before the counter was read")
+        cache.follow(counter: 0)
         #expect(cache.answer(for: "shop@relay.test", at: 100) == nil)
         cache.keep(Self.routing("shop@relay.test"), for: "shop@relay.test", at: 100, generation: cache.generation)
         cache.keep(nil, for: "nobody@relay.test", at: 100, generation: cache.generation)
@@ -22,7 +25,7 @@ import Testing
         #expect(cache.answer(for: "nobody@relay.test", at: 104.9) == .some(nil), "no such alias is kept too")
         #expect(cache.answer(for: "shop@relay.test", at: 105) == nil, "gone after 5 s")
         #expect(cache.counts.hits == 2)
-        #expect(cache.counts.misses == 2)
+        #expect(cache.counts.misses == 3)
     }
 
     @Test func aMovedCounterOrALocalChangeForgetsEverything() {
@@ -40,6 +43,7 @@ import Testing
 
     @Test func anAnswerReadBeforeAChangeIsNotKept() {
         let cache = AliasRoutingCache()
+        cache.follow(counter: 0)
         let before = cache.generation
         cache.forgetAll()  // the change lands while the lookup is in the database
         cache.keep(Self.routing("a@x", active: true), for: "a@x", at: 0, generation: before)
@@ -61,6 +65,7 @@ import Testing
 
     @Test func theCacheIsBounded() {
         let cache = AliasRoutingCache(lifetime: .seconds(5), capacity: 3)
+        cache.follow(counter: 0)
         for i in 0..<3 { cache.keep(nil, for: "\(i)@x", at: 0, generation: cache.generation) }
         cache.keep(nil, for: "3@x", at: 10, generation: cache.generation)  // the first three have run out
         #expect(cache.answer(for: "3@x", at: 11) == .some(nil))

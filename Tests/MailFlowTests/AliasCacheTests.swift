@@ -45,13 +45,16 @@ import Testing
         try await a.sql("UPDATE users SET reject_deactivated = 1")
         let alias = try await a.createAlias("shop")
         let id = try #require(alias["id"] as? String)
+        #expect(try await Self.caughtUp(b), "mx2 has seen the change the new alias made")
 
         // mx2 keeps what it found: the second lookup is a hit.
         #expect(try Self.rcpt(b, "shop@relay.test").hasPrefix("250"))
         let hits = try await Self.lookups(b, "hit")
         #expect(try Self.rcpt(b, "shop@relay.test").hasPrefix("250"))
         #expect(try await Self.lookups(b, "hit") == hits + 1, "the second RCPT is answered from the cache")
-        #expect(try Self.rcpt(b, "later@relay.test").hasPrefix("550 5.1.1"), "no such alias (kept too)")
+        #expect(try Self.rcpt(b, "later@relay.test").hasPrefix("550 5.1.1"))
+        #expect(try Self.rcpt(b, "later@relay.test").hasPrefix("550 5.1.1"))
+        #expect(try await Self.lookups(b, "hit") == hits + 2, "no such alias is kept too")
 
         // Deactivated through mx1's API: mx1 at once, mx2 within seconds.
         let (status, _) = try await a.api("DELETE", "/api/v1/active-aliases/\(id)")
@@ -86,8 +89,10 @@ import Testing
         try await node.startServer()
         try await node.createAlias("shop")
         try await node.sql("UPDATE users SET reject_deactivated = 1")
+        #expect(try await Self.caughtUp(node))
         #expect(try Self.rcpt(node, "shop@relay.test").hasPrefix("250"))
         try await node.sql("UPDATE aliases SET active = 0")
+        #expect(try Self.rcpt(node, "shop@relay.test").hasPrefix("250"), "still the kept answer")
         try await Task.sleep(for: .milliseconds(1500))
         #expect(try Self.rcpt(node, "shop@relay.test").hasPrefix("550 5.1.1"), "after its lifetime, without the counter moving")
     }

@@ -42,6 +42,9 @@ public struct DKIMKey: Sendable {
     /// Whether RSA signatures are made by the system's libcrypto.
     var usesSystemRSA: Bool { systemRSA != nil }
 
+    /// libcrypto's signature alone (no fallback), for tests.
+    func systemRSASignature(_ data: [UInt8]) -> [UInt8]? { systemRSA?.sign(sha256: Array(SHA256.hash(data: data))) }
+
     public var algorithm: Algorithm {
         if case .rsa = backing { return .rsa }
         return .ed25519

@@ -16,9 +16,13 @@ final class OpenSSLRSAKey: @unchecked Sendable {
         let parsed: OpaquePointer? = text.withUnsafeBytes { raw in
             guard let bio = BIO_new_mem_buf(raw.baseAddress, Int32(raw.count)) else { return nil }
             defer { BIO_free(bio) }
-            return PEM_read_bio_PrivateKey(bio, nil, nil, nil)
+            // A key with a pass phrase is refused, never asked for on a terminal.
+            return PEM_read_bio_PrivateKey(bio, nil, { _, _, _, _ in 0 }, nil)
         }
-        guard let parsed else { return nil }
+        guard let parsed else {
+            ERR_clear_error()
+            return nil
+        }
         guard EVP_PKEY_get_base_id(parsed) == EVP_PKEY_RSA else {
             EVP_PKEY_free(parsed)
             return nil
@@ -30,14 +34,25 @@ final class OpenSSLRSAKey: @unchecked Sendable {
 
     /// The PKCS #1 v1.5 signature of a SHA-256 digest; nil when libcrypto fails.
     func sign(sha256 digest: [UInt8]) -> [UInt8]? {
-        guard digest.count == 32, let context = EVP_PKEY_CTX_new(key, nil) else { return nil }
+        // What failed leaves nothing on the thread's error queue for the next user of libcrypto
+        // (libmariadb's TLS among them).
+        guard digest.count == 32, let context = EVP_PKEY_CTX_new(key, nil) else {
+            ERR_clear_error()
+            return nil
+        }
         defer { EVP_PKEY_CTX_free(context) }
         guard EVP_PKEY_sign_init(context) == 1, EVP_PKEY_CTX_set_rsa_padding(context, RSA_PKCS1_PADDING) == 1,
               EVP_PKEY_CTX_set_signature_md(context, EVP_sha256()) == 1
-        else { return nil }
+        else {
+            ERR_clear_error()
+            return nil
+        }
         var length = Int(EVP_PKEY_get_size(key))
         var signature = [UInt8](repeating: 0, count: length)
-        guard EVP_PKEY_sign(context, &signature, &length, digest, digest.count) == 1 else { return nil }
+        guard EVP_PKEY_sign(context, &signature, &length, digest, digest.count) == 1 else {
+            ERR_clear_error()
+            return nil
+        }
         return Array(signature.prefix(length))
     }
 }
