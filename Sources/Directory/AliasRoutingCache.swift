@@ -1,4 +1,5 @@
 import Foundation
+import MailCore
 import Synchronization
 
 /// What RCPT-time lookups found, kept for a few seconds so that a stream of mail to one alias costs
@@ -32,7 +33,7 @@ public final class AliasRoutingCache: Sendable {
     private let state = Mutex(State())
 
     public init(lifetime: Duration = .seconds(5), capacity: Int = 100_000) {
-        self.lifetime = TimeInterval(lifetime.components.seconds) + TimeInterval(lifetime.components.attoseconds) / 1e18
+        self.lifetime = lifetime.timeInterval
         self.capacity = max(1, capacity)
     }
 

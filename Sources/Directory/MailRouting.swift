@@ -254,9 +254,7 @@ public struct MailRouting: Sendable {
 
     /// UTC 'YYYY-MM': the month bandwidth is counted in.
     public static func month(of date: Date) -> String {
-        var clock = time_t(date.timeIntervalSince1970.rounded(.down))
-        var parts = tm()
-        gmtime_r(&clock, &parts)
+        let parts = date.utcFields
         let month = parts.tm_mon + 1
         return "\(parts.tm_year + 1900)-\(month < 10 ? "0" : "")\(month)"
     }
@@ -320,13 +318,27 @@ public struct MailRouting: Sendable {
             [.date(now), .text(aliasID)])
     }
 
+    /// The counters of `aliases` aliases in one statement: fixed text with a placeholder for each id
+    /// and count (bound: ids and counts, then ids and times, then the ids again).
+    static func forwardCountersStatement(aliases: Int) -> String {
+        let whens = Array(repeating: "WHEN ? THEN ?", count: aliases).joined(separator: " ")
+        let ids = Array(repeating: "?", count: aliases).joined(separator: ", ")
+        return "UPDATE aliases SET emails_forwarded = emails_forwarded + CASE id " + whens
+            + " END, last_forwarded = CASE id " + whens + " END WHERE id IN (" + ids + ")"
+    }
+
     /// Counts messages forwarded for aliases, their size against the owners' monthly bandwidth, and
     /// messages accepted per owner and hour, in one transaction.
     public func countForwarded(_ counts: [(aliasID: String, userID: String, messages: Int, bytes: Int, at: Date)],
                                accepted: [(userID: String, messages: Int, hour: Date)] = []) async throws {
         // Bytes per owner and month: one UPDATE of a user however many of its aliases forwarded.
-        var bytes: [[String]: Int] = [:]
-        for count in counts { bytes[[count.userID, Self.month(of: count.at)], default: 0] += count.bytes }
+        struct OwnerMonth: Hashable, Comparable {
+            var userID: String
+            var month: String
+            static func < (a: Self, b: Self) -> Bool { (a.userID, a.month) < (b.userID, b.month) }
+        }
+        var bytes: [OwnerMonth: Int] = [:]
+        for count in counts { bytes[OwnerMonth(userID: count.userID, month: Self.month(of: count.at)), default: 0] += count.bytes }
         try await pool.transaction { connection in
             // Aliases in statements of up to 64 (one round trip each, not one per alias): a node that
             // forwards to a thousand aliases a second writes their counters in 16.
@@ -334,19 +346,16 @@ public struct MailRouting: Sendable {
             while start < counts.endIndex {
                 let part = counts[start..<min(start + 64, counts.endIndex)]
                 start = part.endIndex
-                let whens = Array(repeating: "WHEN ? THEN ?", count: part.count).joined(separator: " ")
-                let ids = Array(repeating: "?", count: part.count).joined(separator: ", ")
                 _ = try await connection.execute(
-                    "UPDATE aliases SET emails_forwarded = emails_forwarded + CASE id \(whens) END, "
-                        + "last_forwarded = CASE id \(whens) END WHERE id IN (\(ids))",
+                    Self.forwardCountersStatement(aliases: part.count),
                     part.flatMap { [SQLValue.text($0.aliasID), .int(Int64($0.messages))] }
                         + part.flatMap { [SQLValue.text($0.aliasID), .date($0.at)] } + part.map { .text($0.aliasID) })
             }
-            for (key, total) in bytes.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
+            for (key, total) in bytes.sorted(by: { $0.key < $1.key }) {
                 _ = try await connection.execute(
                     """
                     UPDATE users SET bandwidth = IF(bandwidth_month <=> ?, bandwidth, 0) + ?, bandwidth_month = ? WHERE id = ?
-                    """, [.text(key[1]), .int(Int64(total)), .text(key[1]), .text(key[0])])
+                    """, [.text(key.month), .int(Int64(total)), .text(key.month), .text(key.userID)])
             }
             for count in accepted {
                 _ = try await connection.execute(

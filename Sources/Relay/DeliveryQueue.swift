@@ -203,11 +203,9 @@ public actor DeliveryQueue: Service {
         if looking {
             let now = Date()
             let ready = entries.compactMap { id, entry in
-                !entry.inFlight && !entry.isDue && entry.progress.nextAttemptAt <= now ? id : nil
+                !entry.inFlight && !entry.isDue && entry.progress.nextAttemptAt <= now ? (id, entry.progress.nextAttemptAt) : nil
             }
-            for id in ready.sorted(by: { entries[$0]!.progress.nextAttemptAt < entries[$1]!.progress.nextAttemptAt }) {
-                markDue(id)
-            }
+            for (id, _) in ready.sorted(by: { $0.1 < $1.1 }) { markDue(id) }
         }
         while running < settings.concurrency, dueHead < due.count {
             let id = due[dueHead]
@@ -379,7 +377,7 @@ public actor DeliveryQueue: Service {
         } else {
             entry.progress.lastProblem = deferredProblem
             let wait = settings.schedule.delay(afterAttempt: entry.progress.attempts)
-            entry.progress.nextAttemptAt = now.addingTimeInterval(Self.seconds(wait))
+            entry.progress.nextAttemptAt = now.addingTimeInterval(wait.timeInterval)
             try? spool.saveProgress(entry.progress, of: id)
             entry.inFlight = true  // cleared by the defer above
             entries[id] = entry
@@ -454,7 +452,4 @@ public actor DeliveryQueue: Service {
         "\(reply.code)\(reply.enhanced.map { " " + $0 } ?? "") \(reply.lines.joined(separator: " "))"
     }
 
-    static func seconds(_ duration: Duration) -> TimeInterval {
-        TimeInterval(duration.components.seconds) + TimeInterval(duration.components.attoseconds) / 1e18
-    }
 }

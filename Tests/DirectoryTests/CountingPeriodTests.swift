@@ -15,4 +15,13 @@ import Testing
     @Test func hourStartsOnTheHour() {
         #expect(MailRouting.hour(of: Date(timeIntervalSince1970: 1_796_083_199.5)) == Date(timeIntervalSince1970: 1_796_079_600))
     }
+
+    /// Forward counters of many aliases go in one statement: five placeholders an alias, no values in its text.
+    @Test func forwardCountersAreOneStatementOfPlaceholders() {
+        for aliases in [1, 2, 64] {
+            let statement = MailRouting.forwardCountersStatement(aliases: aliases)
+            #expect(statement.filter { $0 == "?" }.count == 5 * aliases)
+            #expect(statement.hasPrefix("UPDATE aliases SET emails_forwarded = emails_forwarded + CASE id WHEN ? THEN ?"))
+        }
+    }
 }

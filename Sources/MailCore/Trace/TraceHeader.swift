@@ -48,9 +48,7 @@ public enum TraceHeader {
     /// `Mon, 23 Nov 2026 13:30:37 +0000`, always in UTC. Written by hand: a `DateFormatter` per call cost
     /// more than the rest of the `Received:` line.
     public static func rfc5322Date(_ date: Date) -> String {
-        var clock = time_t(date.timeIntervalSince1970.rounded(.down))
-        var parts = tm()
-        gmtime_r(&clock, &parts)
+        let parts = date.utcFields
         let weekday = weekdays[Int(parts.tm_wday) % 7]
         let month = months[Int(parts.tm_mon) % 12]
         return "\(weekday), \(twoDigits(parts.tm_mday)) \(month) \(parts.tm_year + 1900) "

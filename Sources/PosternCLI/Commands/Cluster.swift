@@ -1,6 +1,7 @@
 import ArgumentParser
 import Cluster
 import Foundation
+import MailCore
 import PosternConfig
 import Storage
 
@@ -21,7 +22,7 @@ struct NodeCommand: AsyncParsableCommand {
                     let nodes = try await NodeRegistry(pool: pool).list()
                     let shared = try await SharedDeferredQueue(pool: pool, node: config.node.name).count()
                     for node in nodes {
-                        let alive = node.silentFor <= ClusterCommands.seconds(config.cluster.leaseTimeout)
+                        let alive = node.silentFor <= config.cluster.leaseTimeout.timeInterval
                         let state = alive ? node.state : (node.state == "stopped" ? "stopped" : "silent")
                         print("\(node.name)  \(node.isActive ? "active" : "standby")  \(state)\(node.drainRequested ? " (drain requested)" : "")  "
                             + "heartbeat=\(QueueCommand.timeFormat.string(from: node.lastHeartbeat)) (\(String(format: "%.1f", node.silentFor))s ago)  "
@@ -49,7 +50,7 @@ struct Failover: AsyncParsableCommand {
                 let lease = ActiveLease(pool: pool)
                 let nodes = try await registry.list()
                 let timeout = config.cluster.leaseTimeout
-                let live = nodes.filter { $0.silentFor <= ClusterCommands.seconds(timeout) && $0.state != "stopped" }
+                let live = nodes.filter { $0.silentFor <= timeout.timeInterval && $0.state != "stopped" }
                 let holder = try await lease.read().lease.holder
                 let target: String
                 if let to {
@@ -80,7 +81,7 @@ struct Failover: AsyncParsableCommand {
                     }
                     try await Task.sleep(for: .milliseconds(200))
                 }
-                throw ClusterError.timedOut("\(target) did not take the active role within \(ClusterCommands.seconds(within))s")
+                throw ClusterError.timedOut("\(target) did not take the active role within \(within.timeInterval)s")
             }
         }
     }
@@ -103,7 +104,7 @@ struct Drain: AsyncParsableCommand {
                 let registry = NodeRegistry(pool: pool)
                 guard try await registry.requestDrain(name, true) else { throw ClusterError.unknownNode(name) }
                 let others = try await registry.list().filter {
-                    $0.name != name && !$0.drainRequested && $0.silentFor <= ClusterCommands.seconds(config.cluster.leaseTimeout)
+                    $0.name != name && !$0.drainRequested && $0.silentFor <= config.cluster.leaseTimeout.timeInterval
                 }
                 if others.isEmpty { print("warning: no other live node: mail will wait until a node takes it again") }
                 print("draining \(name)…")
@@ -119,7 +120,7 @@ struct Drain: AsyncParsableCommand {
                         print("\(name): \(entry.state), \(entry.queueDepth) message(s) queued")
                         last = entry.queueDepth
                     }
-                    if entry.silentFor > ClusterCommands.seconds(config.cluster.leaseTimeout) {
+                    if entry.silentFor > config.cluster.leaseTimeout.timeInterval {
                         throw CLIFailure("node \(name) sends no heartbeat: it is not running, so it cannot drain (its request stays)")
                     }
                     try await Task.sleep(for: .milliseconds(200))
@@ -158,11 +159,5 @@ extension GlobalOptions {
             throw error
         }
         await pool.close()
-    }
-}
-
-enum ClusterCommands {
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }
