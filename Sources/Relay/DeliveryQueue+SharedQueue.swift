@@ -59,7 +59,7 @@ extension DeliveryQueue {
                 try await spool.store(item.message, body: item.body)
                 var progress = item.progress
                 progress.nextAttemptAt = Date()
-                try spool.saveProgress(progress, of: id)
+                try await spool.saveProgress(progress, of: id)
                 entries[id] = Entry(message: item.message, body: item.body, progress: progress)
                 try await shared.remove(id, claim: item.claim)
                 metrics.takenFromShared()

@@ -378,7 +378,7 @@ public actor DeliveryQueue: Service {
             entry.progress.lastProblem = deferredProblem
             let wait = settings.schedule.delay(afterAttempt: entry.progress.attempts)
             entry.progress.nextAttemptAt = now.addingTimeInterval(wait.timeInterval)
-            try? spool.saveProgress(entry.progress, of: id)
+            try? await spool.saveProgress(entry.progress, of: id)
             entry.inFlight = true  // cleared by the defer above
             entries[id] = entry
             // Deferred mail waits in the shared queue, for whichever node is active.

@@ -3,12 +3,15 @@ import Foundation
 
 /// The durable queue of a node on disk (one directory, `spool.path`).
 ///
-/// `queue/ID` holds one accepted message: a header line, its envelope as JSON, then its bytes exactly
-/// as received. It is written as `queue/ID.partial`, fsync'd, renamed, and the directory fsync'd
-/// (shared with concurrent stores, see `DirectorySync`) before `store` returns: only then may the
-/// SMTP server say 250. After a crash, `.partial` files are half-written and are discarded; a file
-/// whose sizes do not match its header is set aside as `.damaged`. A name is never reused: the ids are
-/// unique, and a store that would replace an existing file fails instead.
+/// A message's image is a header line, its envelope as JSON, then its bytes exactly as received. An
+/// accepted message is first appended to the journal (`journal/`, see `Journal`), with one fsync for
+/// all the sessions storing at that moment, before `store` returns: only then may the SMTP server say
+/// 250. A message still waiting after its first attempt is kept as its own file, `queue/ID`, written as
+/// `queue/ID.partial`, fsync'd, renamed, and the directory fsync'd (shared with concurrent stores, see
+/// `DirectorySync`). After a crash, the journal's messages not done are written to `queue/`; `.partial`
+/// files are half-written and are discarded; a file whose sizes do not match its header is set aside as
+/// `.damaged`. A name is never reused: the ids are unique, and a store that would replace a queued
+/// message fails instead.
 ///
 /// `state/ID` records delivery progress (attempts, what is done). It is rewritten by rename but not
 /// fsync'd: losing it can only make Postern deliver a copy twice, never lose one.
@@ -17,6 +20,7 @@ public final class Spool: Sendable {
     private let queueDirectory: String
     private let stateDirectory: String
     private let directorySync: DirectorySync
+    private let journal: Journal
     private static let magic = "POSTERN-SPOOL 1"
 
     public init(path: String) throws(SpoolError) {
@@ -31,34 +35,42 @@ public final class Spool: Sendable {
             }
         }
         directorySync = try DirectorySync(path: queueDirectory)
+        journal = try Journal(path: path + "/journal")
     }
 
-    public func close() { directorySync.close() }
+    public func close() {
+        journal.close()
+        directorySync.close()
+    }
 
     // MARK: - Messages
 
     /// Writes the message and returns once it is on stable storage.
     public func store(_ message: SpooledMessage, body: [UInt8]) async throws {
-        let envelope = try JSONEncoder().encode(message)
-        let file = queueDirectory + "/" + message.id.text
-        try await Self.blocking {
-            var bytes = Array("\(Self.magic) \(envelope.count) \(body.count)\n".utf8)
-            bytes.reserveCapacity(bytes.count + envelope.count + body.count)
-            bytes += envelope
-            bytes += body
-            // Never over another message: the partial file is created exclusively, and link() (unlike
-            // rename) fails when the final name exists.
-            try Self.writeSynced(bytes, to: file + ".partial")
-            defer { unlink(file + ".partial") }
-            guard link(file + ".partial", file) == 0 else { throw SpoolError.io("moving \(message.id) into the queue", errno) }
+        guard access(queueDirectory + "/" + message.id.text, F_OK) != 0 else {
+            throw SpoolError.io("storing \(message.id): already queued", EEXIST)
         }
-        try await directorySync.sync()
+        try await journal.append(message.id, image: try Self.image(of: message, body: body))
     }
 
     /// Reads a queued message back.
     public func load(_ id: QueueID) throws -> (SpooledMessage, [UInt8]) {
-        let file = queueDirectory + "/" + id.text
-        let bytes = try Self.read(file)
+        if let image = try journal.image(of: id) ?? notOwnedJournalImage(of: id) {
+            return try Self.parse(image, id: id)
+        }
+        return try Self.parse(Self.read(queueDirectory + "/" + id.text), id: id)
+    }
+
+    static func image(of message: SpooledMessage, body: [UInt8]) throws -> [UInt8] {
+        let envelope = try JSONEncoder().encode(message)
+        var bytes = Array("\(Self.magic) \(envelope.count) \(body.count)\n".utf8)
+        bytes.reserveCapacity(bytes.count + envelope.count + body.count)
+        bytes += envelope
+        bytes += body
+        return bytes
+    }
+
+    static func parse(_ bytes: [UInt8], id: QueueID) throws -> (SpooledMessage, [UInt8]) {
         guard let newline = bytes.firstIndex(of: 10) else { throw SpoolError.corrupt(id.text) }
         let header = String(decoding: bytes[..<newline], as: UTF8.self).split(separator: " ")
         guard header.count == 4, "\(header[0]) \(header[1])" == Self.magic, let envelopeLength = Int(header[2]),
@@ -73,10 +85,52 @@ public final class Spool: Sendable {
         return (message, Array(bytes[bodyStart...]))
     }
 
+    /// For a process that only reads the spool (`postern queue`): the image of a message in the
+    /// running node's journal, read from its segments.
+    private func notOwnedJournalImage(of id: QueueID) -> [UInt8]? {
+        guard !journal.isOwned else { return nil }
+        return journal.messagesOnDisk().first { $0.0 == id }?.1
+    }
+
+    /// Whether the message is in the journal: accepted moments ago, its first attempt not over.
+    public func isInFirstAttempt(_ id: QueueID) -> Bool {
+        journal.isOwned ? journal.contains(id) : journal.messagesOnDisk().contains { $0.0 == id }
+    }
+
+    /// Writes a message of the journal to `queue/ID`, durably, and marks it done in the journal.
+    private func keep(_ id: QueueID) async throws {
+        guard let image = try journal.image(of: id) else { return }
+        let file = queueDirectory + "/" + id.text
+        try await Self.blocking { try Self.place(image, at: file) }
+        try await directorySync.sync()
+        journal.markDone(id)
+    }
+
+    /// Writes `bytes` as `file` (through `file.partial`, fsync'd); the caller syncs the directory.
+    /// Never over another message: the partial file is created exclusively, and link() (unlike rename)
+    /// fails when the final name exists.
+    static func place(_ bytes: [UInt8], at file: String) throws {
+        try writeSynced(bytes, to: file + ".partial")
+        defer { unlink(file + ".partial") }
+        guard link(file + ".partial", file) == 0 else { throw SpoolError.io("moving \(file) into the queue", errno) }
+    }
+
     /// What is queued, after a restart, before the node accepts mail: discards half-written files and
     /// sets aside those whose structure is damaged. A file that cannot be read now (EIO, EMFILE) is
     /// listed all the same: it is tried again later, never set aside for a passing error.
     public func recover() throws -> [QueueID] {
+        var kept = false
+        try journal.takeOver { id, image in
+            let file = queueDirectory + "/" + id.text
+            guard access(file, F_OK) != 0 else { return }  // kept before the crash
+            try Self.place(image, at: file)
+            kept = true
+        }
+        if kept {
+            let directory = open(queueDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            defer { if directory >= 0 { Foundation.close(directory) } }
+            guard directory >= 0, fsync(directory) == 0 else { throw SpoolError.io("fsync of the spool directory", errno) }
+        }
         let names = (try? FileManager.default.contentsOfDirectory(atPath: queueDirectory)) ?? []
         var ids: [QueueID] = []
         for name in names {
@@ -98,16 +152,24 @@ public final class Spool: Sendable {
 
     /// Moves a structurally damaged file out of the queue, as `ID.damaged`, for the administrator.
     public func setAside(_ id: QueueID) {
+        if let image = try? journal.image(of: id) {
+            try? Self.place(image, at: queueDirectory + "/" + id.text + ".damaged")
+            journal.markDone(id)
+        }
         rename(queueDirectory + "/" + id.text, queueDirectory + "/" + id.text + ".damaged")
         unlink(stateDirectory + "/" + id.text)
     }
 
-    /// The ids in the queue now, without reading the files.
+    /// The ids in the queue now (in the journal and in `queue/`), without reading the queue's files.
     public func queuedIDs() -> [QueueID] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: queueDirectory)) ?? []).compactMap(QueueID.init).sorted()
+        let journaled = journal.isOwned ? journal.liveIDs : journal.messagesOnDisk().map(\.0)
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: queueDirectory)) ?? []).compactMap(QueueID.init)
+        return Array(Set(journaled + files)).sorted()
     }
 
-    public func contains(_ id: QueueID) -> Bool { access(queueDirectory + "/" + id.text, F_OK) == 0 }
+    public func contains(_ id: QueueID) -> Bool {
+        journal.contains(id) || access(queueDirectory + "/" + id.text, F_OK) == 0 || (!journal.isOwned && isInFirstAttempt(id))
+    }
 
     /// Asks the node that owns this spool to try every deferred message now (`postern queue flush`).
     public func requestFlush() throws {
@@ -121,6 +183,7 @@ public final class Spool: Sendable {
 
     /// Removes a message that needs nothing more (every copy delivered or given up).
     public func remove(_ id: QueueID) {
+        journal.markDone(id)
         unlink(stateDirectory + "/" + id.text)
         unlink(queueDirectory + "/" + id.text)
     }
@@ -132,7 +195,9 @@ public final class Spool: Sendable {
         return try? JSONDecoder().decode(DeliveryProgress.self, from: data)
     }
 
-    public func saveProgress(_ progress: DeliveryProgress, of id: QueueID) throws {
+    /// Records how far delivery has come. A message still in the journal is first kept as its own file.
+    public func saveProgress(_ progress: DeliveryProgress, of id: QueueID) async throws {
+        try await keep(id)
         let file = stateDirectory + "/" + id.text
         let data = try JSONEncoder().encode(progress)
         guard FileManager.default.createFile(atPath: file + ".new", contents: data),

@@ -80,7 +80,8 @@ struct QueueCommand: AsyncParsableCommand {
         let spool = try openSpool(global)
         if spool.contains(id) {
             let (message, body) = try spool.load(id)
-            return (spool, message, body, spool.progress(of: id), "this node's spool")
+            let place = spool.isInFirstAttempt(id) ? "this node's spool (first attempt under way)" : "this node's spool"
+            return (spool, message, body, spool.progress(of: id), place)
         }
         spool.close()
         var found: (SharedDeferredQueue.Item, String)?
@@ -158,6 +159,9 @@ struct QueueCommand: AsyncParsableCommand {
                 let (spool, message, _, _, _) = try await QueueCommand.find(id, global, config: config)
                 if let spool {
                     defer { spool.close() }
+                    guard !spool.isInFirstAttempt(message.id) else {
+                        throw CLIFailure("\(message.id) was accepted moments ago and is being delivered now; try again once its first attempt is over")
+                    }
                     spool.remove(message.id)
                 } else {
                     var deleted = false
