@@ -83,8 +83,14 @@ public struct MessageAuthentication: Sendable, Equatable {
     /// A value that cannot break the field: what is not a letter, digit, or one of `.-_@+=` is left
     /// out (a hostile selector or domain in a signature must not add results of its own).
     static func token(_ text: String) -> String {
-        let kept = text.unicodeScalars.prefix(253).filter { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || ".-_@+=".unicodeScalars.contains($0)) }
-        return kept.isEmpty ? "unknown" : String(String.UnicodeScalarView(kept))
+        var kept: [UInt8] = []
+        for octet in text.utf8.prefix(253) where tokenOctets[Int(octet)] { kept.append(octet) }
+        return kept.isEmpty ? "unknown" : String(decoding: kept, as: UTF8.self)
+    }
+
+    /// ASCII letters, digits and `.-_@+=`; every octet of a non-ASCII scalar is left out.
+    private static let tokenOctets: [Bool] = (0..<256).map { octet in
+        (48...57).contains(octet) || (65...90).contains(octet) || (97...122).contains(octet) || Array(".-_@+=".utf8).contains(UInt8(octet))
     }
 
     /// The author of a message: the mailbox of its one From field when that names exactly one; nil

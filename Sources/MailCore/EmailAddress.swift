@@ -46,9 +46,9 @@ public struct EmailAddress: Sendable, Hashable, CustomStringConvertible {
     }
 
     public init(parsing text: String) throws(ParseError) {
-        guard let at = text.lastIndex(of: "@") else { throw .missingAt }
+        guard let at = text.utf8.lastIndex(of: UInt8(ascii: "@")) else { throw .missingAt }
         let local = String(text[..<at])
-        let domain = String(text[text.index(after: at)...])
+        let domain = String(text[text.utf8.index(after: at)...])
         guard !local.isEmpty else { throw .emptyLocalPart }
         guard text.utf8.count <= 254 else { throw .tooLong }
         guard local.utf8.count <= 64 else { throw .localPartTooLong }
@@ -71,15 +71,21 @@ public struct EmailAddress: Sendable, Hashable, CustomStringConvertible {
             }
             return !escaped
         }
-        let atoms = local.split(separator: ".", omittingEmptySubsequences: false)
-        return atoms.allSatisfy { atom in !atom.isEmpty && atom.unicodeScalars.allSatisfy(isAtext) }
+        // Octet by octet: an octet of a non-ASCII scalar is at least 0x80, like the scalar itself.
+        return local.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false).allSatisfy { atom in
+            !atom.isEmpty && atom.allSatisfy { $0 >= 0x80 || atextASCII[Int($0)] }
+        }
     }
 
     /// RFC 5322 atext, plus any non-ASCII scalar (RFC 6532 UTF8-non-ascii).
     static func isAtext(_ c: Unicode.Scalar) -> Bool {
-        if c.value >= 0x80 { return true }
-        if ("0"..."9").contains(c) || ("a"..."z").contains(c) || ("A"..."Z").contains(c) { return true }
-        return "!#$%&'*+-/=?^_`{|}~".unicodeScalars.contains(c)
+        c.value >= 0x80 || atextASCII[Int(c.value)]
+    }
+
+    private static let atextASCII: [Bool] = (0..<128).map { (octet: Int) in
+        let c = Unicode.Scalar(UInt8(octet))
+        return ("0"..."9").contains(c) || ("a"..."z").contains(c) || ("A"..."Z").contains(c)
+            || "!#$%&'*+-/=?^_`{|}~".unicodeScalars.contains(c)
     }
 
     /// Dot-separated labels of letters, digits and hyphens (non-ASCII letters allowed for IDN),
@@ -93,13 +99,13 @@ public struct EmailAddress: Sendable, Hashable, CustomStringConvertible {
             let allowed: (Character) -> Bool = ipv6 ? { $0.isHexDigit || $0 == ":" || $0 == "." } : { ("0"..."9").contains($0) || $0 == "." }
             return inner.allSatisfy(allowed)
         }
-        guard !domain.isEmpty, domain.utf8.count <= 253, domain.contains(".") || domain == "localhost" else {
+        guard !domain.isEmpty, domain.utf8.count <= 253, domain.utf8.contains(UInt8(ascii: ".")) || domain == "localhost" else {
             return false
         }
-        return domain.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { label in
-            !label.isEmpty && label.utf8.count <= 63 && !label.hasPrefix("-") && !label.hasSuffix("-")
-                && label.unicodeScalars.allSatisfy { $0.value >= 0x80 || $0.properties.isAlphabetic
-                    || ("0"..."9").contains($0) || $0 == "-" }
+        // Octet by octet, as in the local part; every non-ASCII scalar is allowed (IDN).
+        return domain.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false).allSatisfy { label in
+            !label.isEmpty && label.count <= 63 && label.first != UInt8(ascii: "-") && label.last != UInt8(ascii: "-")
+                && label.allSatisfy { $0 >= 0x80 || ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) || $0 == UInt8(ascii: "-") }
         }
     }
 }
