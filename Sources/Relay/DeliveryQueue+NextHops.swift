@@ -5,8 +5,9 @@ import SMTPCore
 /// next, and opportunistic TLS with a clear-text second try.
 extension DeliveryQueue {
     /// Hands one copy per recipient to the first next hop of `domain` that takes the connection.
-    /// Returns each recipient's outcome and the hop it was decided at.
-    func deliver(_ recipients: [String], domain: String, sender: String, body: [UInt8], needsUTF8: Bool) async
+    /// Returns each recipient's outcome and the hop it was decided at. Runs beside other deliveries, off the
+    /// queue's actor.
+    nonisolated func deliver(_ recipients: [String], domain: String, sender: String, body: [UInt8], needsUTF8: Bool) async
         -> [(SMTPClientTransaction.Outcome, String)]
     {
         let transaction = SMTPClientTransaction(sender: sender, recipients: recipients, body: body, needsSMTPUTF8: needsUTF8)
@@ -56,7 +57,7 @@ extension DeliveryQueue {
 
     /// A new connection to `hop`; when the TLS handshake after STARTTLS fails, a second one in clear
     /// text (opportunistic TLS, as Postfix's `may` level does).
-    func open(_ hop: NextHop) async throws -> SMTPClientConnection {
+    nonisolated func open(_ hop: NextHop) async throws -> SMTPClientConnection {
         do {
             return try await SMTPClientConnection.open(host: hop.host, port: hop.port, heloName: settings.heloName,
                                                        tls: settings.tls, timeout: settings.timeout)
