@@ -97,11 +97,23 @@ public struct SMTPClientTransaction: Sendable, Equatable {
     public func encodedBody() -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(body.count + body.count / 64 + 5)
-        var atLineStart = true
-        for byte in body {
-            if atLineStart && byte == UInt8(ascii: ".") { out.append(byte) }
-            out.append(byte)
-            atLineStart = byte == 10 && out.count >= 2 && out[out.count - 2] == 13
+        // Line by line: a line ends after CR LF (a bare LF does not end one).
+        body.withUnsafeBufferPointer { source in
+            var start = 0
+            while start < source.count {
+                if source[start] == UInt8(ascii: ".") { out.append(UInt8(ascii: ".")) }
+                var next = source.count
+                var search = start
+                while search < source.count, let lf = source[search...].firstIndex(of: 10) {
+                    if lf > 0 && source[lf - 1] == 13 {
+                        next = lf + 1
+                        break
+                    }
+                    search = lf + 1
+                }
+                out.append(contentsOf: source[start..<next])
+                start = next
+            }
         }
         if !body.isEmpty && !(body.count >= 2 && body[body.count - 2] == 13 && body[body.count - 1] == 10) {
             out += [13, 10]

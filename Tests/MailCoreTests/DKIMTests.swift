@@ -15,6 +15,10 @@ import Testing
         #expect(DKIMCanonicalization.relaxedBody([][...]).isEmpty)
         #expect(DKIMCanonicalization.relaxedBody(Array("\r\n\r\n".utf8)[...]).isEmpty)
         #expect(DKIMCanonicalization.relaxedBody(Array("x".utf8)[...]) == Array("x\r\n".utf8))
+        // Blank-only lines count as empty and are kept between lines with content; leading blanks become
+        // one space; a lone CR or LF is content.
+        #expect(DKIMCanonicalization.relaxedBody(Array("\t\r\na  b\r\n \r\n\r\n \tc\r\nd\re\nf \r\n \r\n".utf8)[...])
+            == Array("\r\na b\r\n\r\n\r\n c\r\nd\re\nf\r\n".utf8))
     }
 }
 

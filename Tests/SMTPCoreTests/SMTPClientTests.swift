@@ -55,6 +55,10 @@ import Testing
         #expect(String(decoding: t.encodedBody(), as: UTF8.self) == "..one\r\ntwo.\r\n...three\r\n..\r\n.\r\n")
         let unterminated = SMTPClientTransaction(sender: "", recipients: ["a@b"], body: Array("x".utf8), needsSMTPUTF8: false)
         #expect(String(decoding: unterminated.encodedBody(), as: UTF8.self) == "x\r\n.\r\n")
+        // A bare LF or CR does not start a line; CR LF right after one does end it.
+        let bare = SMTPClientTransaction(sender: "", recipients: ["a@b"], body: Array("a\n.b\r.c\r\r\n.d\n\r\n.".utf8),
+                                         needsSMTPUTF8: false)
+        #expect(String(decoding: bare.encodedBody(), as: UTF8.self) == "a\n.b\r.c\r\r\n..d\n\r\n..\r\n.\r\n")
     }
 
     @Test func commandsFollowTheServersExtensions() {

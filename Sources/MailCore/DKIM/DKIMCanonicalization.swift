@@ -32,39 +32,51 @@ public enum DKIMCanonicalization {
     public static func relaxedBody(_ body: ArraySlice<UInt8>) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(body.count)
-        var line: [UInt8] = []
+        // Written straight to `out`: empty lines are held back until a line with content follows (at
+        // the end they are dropped), and a run of blanks becomes one space once something follows it.
+        var heldEmptyLines = 0
+        var lineLength = 0
         var pendingSpace = false
-        var emptyLines = 0
-        func endLine() {
-            if line.isEmpty {
-                emptyLines += 1
-            } else {
-                for _ in 0..<emptyLines { out += [13, 10] }
-                emptyLines = 0
-                out += line
-                out += [13, 10]
-            }
-            line.removeAll(keepingCapacity: true)
-            pendingSpace = false
-        }
         var index = body.startIndex
-        while index < body.endIndex {
+        let end = body.endIndex
+        while index < end {
             let byte = body[index]
-            if byte == 13, index + 1 < body.endIndex, body[index + 1] == 10 {
-                endLine()
+            if byte == 13, index + 1 < end, body[index + 1] == 10 {
+                if lineLength == 0 {
+                    heldEmptyLines += 1
+                } else {
+                    out.append(13)
+                    out.append(10)
+                    lineLength = 0
+                }
+                pendingSpace = false
                 index += 2
                 continue
             }
             if byte == 32 || byte == 9 {
                 pendingSpace = true
             } else {
-                if pendingSpace { line.append(32) }
-                pendingSpace = false
-                line.append(byte)
+                if lineLength == 0 {
+                    for _ in 0..<heldEmptyLines {
+                        out.append(13)
+                        out.append(10)
+                    }
+                    heldEmptyLines = 0
+                }
+                if pendingSpace {
+                    out.append(32)
+                    lineLength += 1
+                    pendingSpace = false
+                }
+                out.append(byte)
+                lineLength += 1
             }
             index += 1
         }
-        if !line.isEmpty { endLine() }
+        if lineLength > 0 {
+            out.append(13)
+            out.append(10)
+        }
         return out
     }
 }
