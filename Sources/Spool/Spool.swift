@@ -62,7 +62,7 @@ public final class Spool: Sendable {
     }
 
     static func image(of message: SpooledMessage, body: [UInt8]) throws -> [UInt8] {
-        let envelope = try JSONEncoder().encode(message)
+        let envelope = try EnvelopeJSON.encode(message)
         var bytes = Array("\(Self.magic) \(envelope.count) \(body.count)\n".utf8)
         bytes.reserveCapacity(bytes.count + envelope.count + body.count)
         bytes += envelope

@@ -1,4 +1,5 @@
 import Foundation
+import MailCore
 import Testing
 
 @testable import Spool
@@ -204,6 +205,33 @@ import Testing
             try? await Task.sleep(for: .milliseconds(50))
         }
         return false
+    }
+
+    @Test func envelopeJSONCoversEveryField() throws {
+        let full = SpooledMessage(
+            id: .make(), receivedAt: Date(timeIntervalSinceReferenceDate: 785_000_123.456789), clientAddress: "[2001:db8::1]",
+            heloName: "h\u{e9}lo \"q\" \\ \u{1}\t", sender: "b\u{f6}b@example.com", smtpUTF8: true,
+            deliveries: [
+                .init(recipient: "alice@dest.test", alias: "shop@relay.test", aliasID: "a1", userID: "u1", recipientID: "r1",
+                      style: ForwardingStyle(fromDisplay: .nameDashAddress, useReplyTo: true, banner: .top, dmarcWarning: .subject),
+                      notice: false, reply: true,
+                      encryption: RecipientEncryption(fingerprint: "ABCD", keyDigest: "d", inline: true, protectedHeaders: true,
+                                                      whenKeyFails: .hold)),
+                .init(recipient: "b@dest.test", alias: "x@relay.test", aliasID: nil, userID: nil, recipientID: nil),
+            ])
+        let bare = SpooledMessage(id: .make(), receivedAt: Date(timeIntervalSince1970: 0), clientAddress: "", heloName: "",
+                                  sender: nil, smtpUTF8: false, deliveries: [])
+        for message in [full, bare] {
+            let json = try EnvelopeJSON.encode(message)
+            #expect(try JSONDecoder().decode(SpooledMessage.self, from: Data(json)) == message)
+            #expect(try JSONSerialization.jsonObject(with: Data(json)) as? NSDictionary
+                == JSONSerialization.jsonObject(with: JSONEncoder().encode(message)) as? NSDictionary,
+                    "the same document as JSONEncoder's")
+        }
+        // A stored property added to one of these must be written by EnvelopeJSON too.
+        #expect(Mirror(reflecting: full).children.count == 7)
+        #expect(Mirror(reflecting: full.deliveries[0]).children.count == 9)
+        #expect(Mirror(reflecting: ForwardingStyle()).children.count == 4)
     }
 
     @Test func queueIDs() {
