@@ -79,6 +79,12 @@ public struct MailRouting: Sendable {
         return found
     }
 
+    /// The cache's fresh answer for `email`, without waiting: `.some(nil)` when it knows there is no
+    /// such alias, nil when it does not know (no cache, or nothing fresh kept).
+    public func keptAlias(email: String, at now: Date = Date()) -> AliasRouting?? {
+        cache?.answer(for: email, at: now.timeIntervalSince1970)
+    }
+
     /// Something that decides how mail is routed changed (an alias, a recipient, a user's settings):
     /// this node forgets its kept answers now, the others when they next read the counter (each second).
     public func routingChanged() async throws {

@@ -45,10 +45,23 @@ public final class InboundMail: SMTPServerDelegate {
     public var isDraining: Bool { draining.load(ordering: .relaxed) }
     public func setDraining(_ value: Bool) { draining.store(value, ordering: .relaxed) }
 
+    public func checkRecipientNow(_ recipient: EmailAddress, envelope: InboundSession.Envelope, client: String)
+        -> InboundSession.RecipientDecision?
+    {
+        guard let (decision, reason) = policy.decideNow(recipient) else { return nil }
+        return report(decision, reason: reason, recipient: recipient, envelope: envelope, client: client)
+    }
+
     public func checkRecipient(_ recipient: EmailAddress, envelope: InboundSession.Envelope, client: String) async
         -> InboundSession.RecipientDecision
     {
         let (decision, reason) = await policy.decide(recipient)
+        return report(decision, reason: reason, recipient: recipient, envelope: envelope, client: client)
+    }
+
+    /// Counts and logs a refusal; returns the decision.
+    private func report(_ decision: InboundSession.RecipientDecision, reason: RecipientPolicy.Reason, recipient: EmailAddress,
+                        envelope: InboundSession.Envelope, client: String) -> InboundSession.RecipientDecision {
         if reason != .accepted && reason != .bounce {
             metrics.rejected(reason)
             let reply: String

@@ -9,6 +9,10 @@ public protocol SMTPServerDelegate: Sendable {
 
     /// A draining node answers 421 at connect.
     var isDraining: Bool { get }
+    /// The decision when it can be made without waiting (called on the session's event loop); nil:
+    /// `checkRecipient` is asked.
+    func checkRecipientNow(_ recipient: EmailAddress, envelope: SMTPServerSession<Route>.Envelope, client: String)
+        -> SMTPServerSession<Route>.RecipientDecision?
     func checkRecipient(_ recipient: EmailAddress, envelope: SMTPServerSession<Route>.Envelope, client: String) async
         -> SMTPServerSession<Route>.RecipientDecision
     /// Stores the message durably: the queue id, or the reply to give instead of 250.
@@ -112,13 +116,22 @@ final class SMTPServerHandler<Delegate: SMTPServerDelegate>: ChannelInboundHandl
     }
 
     private func perform(_ actions: [SMTPServerSession<Delegate.Route>.Action], context: ChannelHandlerContext) {
-        for action in actions {
+        var actions = actions
+        var next = 0
+        while next < actions.count {
+            let action = actions[next]
+            next += 1
             switch action {
             case .send(let reply):
                 context.write(wrapOutboundOut(ByteBuffer(bytes: reply.wireBytes)), promise: nil)
             case .beginMessage(let maxSize):
                 framer.beginMessage(maxSize: maxSize)
             case .checkRecipient(let recipient, let envelope):
+                if let decision = delegate.checkRecipientNow(recipient, envelope: envelope, client: client) {
+                    // After the actions already due, as if the answer had come back later.
+                    actions += session.recipientChecked(decision)
+                    continue
+                }
                 busy = true
                 context.flush()
                 let delegate = self.delegate

@@ -121,14 +121,16 @@ final class Journal: Sendable {
 
     /// The message needs nothing more from the journal (delivered, or kept in `queue/`).
     func markDone(_ id: QueueID) {
-        let known = state.withLock { state in
-            guard let location = state.index.removeValue(forKey: id) else { return false }
+        // Written with the next appends, or within `idleWrite` when none come (no wake-up of its own).
+        state.withLock { state in
+            guard let location = state.index.removeValue(forKey: id) else { return }
             state.segments[location.segment]?.live -= 1
             state.done[location.segment, default: []].append(id)
-            return true
         }
-        if known { wake.signal() }
     }
+
+    /// How long done records wait for appends to go with.
+    static let idleWrite: DispatchTimeInterval = .milliseconds(100)
 
     var liveIDs: [QueueID] { state.withLock { Array($0.index.keys) } }
 
@@ -214,7 +216,7 @@ final class Journal: Sendable {
 
     private func run() {
         while true {
-            wake.wait()
+            _ = wake.wait(timeout: .now() + Self.idleWrite)
             let (appends, done, closed) = state.withLock { state in
                 defer {
                     state.appends = []
