@@ -94,19 +94,23 @@ public final class SMTPClientConnection: Sendable {
     static func exchange(_ channel: any Channel, _ bytes: [UInt8], replies: Int, timeout: TimeAmount)
         async throws -> [SMTPReply]
     {
-        let promise = channel.eventLoop.makePromise(of: [SMTPReply].self)
-        // A next hop that stops answering: closing the channel fails the exchange with the replies that
-        // did arrive; the timeout error covers the case where nothing is left to fail it.
-        let timer = channel.eventLoop.scheduleTask(in: timeout) {
-            channel.close(promise: nil)
-            channel.eventLoop.execute { promise.fail(SMTPClientError.timeout) }
-        }
-        defer { timer.cancel() }
-        // A write to a channel already closed never reaches the handler: its failure fails the exchange.
-        let written = channel.eventLoop.makePromise(of: Void.self)
-        written.futureResult.whenFailure { promise.fail($0) }
-        channel.writeAndFlush(SMTPExchange(bytes: bytes, replies: replies, promise: promise), promise: written)
-        return try await promise.futureResult.get()
+        // All of it on the channel's event loop, in one hand-over: the timer, the write and the timer's
+        // cancellation from another thread would each wake the loop.
+        try await channel.eventLoop.flatSubmit {
+            let promise = channel.eventLoop.makePromise(of: [SMTPReply].self)
+            // A next hop that stops answering: closing the channel fails the exchange with the replies
+            // that did arrive; the timeout error covers the case where nothing is left to fail it.
+            let timer = channel.eventLoop.scheduleTask(in: timeout) {
+                channel.close(promise: nil)
+                channel.eventLoop.execute { promise.fail(SMTPClientError.timeout) }
+            }
+            promise.futureResult.whenComplete { _ in timer.cancel() }
+            // A write to a channel already closed never reaches the handler: its failure fails the exchange.
+            let written = channel.eventLoop.makePromise(of: Void.self)
+            written.futureResult.whenFailure { promise.fail($0) }
+            channel.writeAndFlush(SMTPExchange(bytes: bytes, replies: replies, promise: promise), promise: written)
+            return promise.futureResult
+        }.get()
     }
 
     public var isActive: Bool { channel.isActive }

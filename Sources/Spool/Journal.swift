@@ -120,13 +120,18 @@ final class Journal: Sendable {
     }
 
     /// The message needs nothing more from the journal (delivered, or kept in `queue/`).
-    func markDone(_ id: QueueID) {
-        // Written with the next appends, or within `idleWrite` when none come (no wake-up of its own).
-        state.withLock { state in
-            guard let location = state.index.removeValue(forKey: id) else { return }
+    /// Returns whether the message was in the journal. The done record is written with the next
+    /// appends, or within `idleWrite` when none come; `promptly`: now.
+    @discardableResult
+    func markDone(_ id: QueueID, promptly: Bool = false) -> Bool {
+        let known = state.withLock { state in
+            guard let location = state.index.removeValue(forKey: id) else { return false }
             state.segments[location.segment]?.live -= 1
             state.done[location.segment, default: []].append(id)
+            return true
         }
+        if known && promptly { wake.signal() }
+        return known
     }
 
     /// How long done records wait for appends to go with.

@@ -94,7 +94,9 @@ public final class Spool: Sendable {
 
     /// Whether the message is in the journal: accepted moments ago, its first attempt not over.
     public func isInFirstAttempt(_ id: QueueID) -> Bool {
-        journal.isOwned ? journal.contains(id) : journal.messagesOnDisk().contains { $0.0 == id }
+        if journal.isOwned { return journal.contains(id) }
+        // `keep` writes the queue file before the journal's done record.
+        return access(queueDirectory + "/" + id.text, F_OK) != 0 && journal.messagesOnDisk().contains { $0.0 == id }
     }
 
     /// Writes a message of the journal to `queue/ID`, durably, and marks it done in the journal.
@@ -103,7 +105,7 @@ public final class Spool: Sendable {
         let file = queueDirectory + "/" + id.text
         try await Self.blocking { try Self.place(image, at: file) }
         try await directorySync.sync()
-        journal.markDone(id)
+        journal.markDone(id, promptly: true)
     }
 
     /// Writes `bytes` as `file` (through `file.partial`, fsync'd); the caller syncs the directory.
@@ -183,7 +185,8 @@ public final class Spool: Sendable {
 
     /// Removes a message that needs nothing more (every copy delivered or given up).
     public func remove(_ id: QueueID) {
-        journal.markDone(id)
+        // A message in the journal has neither a queue file nor a state file yet (`keep` writes both).
+        if journal.markDone(id) { return }
         unlink(stateDirectory + "/" + id.text)
         unlink(queueDirectory + "/" + id.text)
     }
