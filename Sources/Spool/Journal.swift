@@ -147,9 +147,9 @@ final class Journal: Sendable {
     }
 
     /// After a restart, before any append: hands every message not done to `keep` (which writes it to
-    /// `queue/` durably), then deletes the segments. A segment whose messages could not all be kept
-    /// stays for the next start.
-    func takeOver(keeping keep: (QueueID, [UInt8]) throws -> Void) throws {
+    /// `queue/`), calls `sync` (which makes that durable), and only then deletes the segments. When
+    /// something fails, the segments stay for the next start.
+    func takeOver(keeping keep: (QueueID, [UInt8]) throws -> Void, sync: () throws -> Void) throws {
         try state.withLock { state in
             state.owner = true
             for segment in state.segments.values { Foundation.close(segment.descriptor) }
@@ -157,13 +157,13 @@ final class Journal: Sendable {
             state.current = nil
             state.index = [:]
             state.done = [:]
-            for number in Self.segmentNumbers(in: path) {
-                let file = Self.file(number, in: path)
-                let bytes = try Spool.read(file)
-                for (id, image) in Self.liveRecords(in: bytes) { try keep(id, image) }
-                unlink(file)
+            let numbers = Self.segmentNumbers(in: path)
+            for number in numbers {
+                for (id, image) in Self.liveRecords(in: try Spool.read(Self.file(number, in: path))) { try keep(id, image) }
                 state.nextNumber = max(state.nextNumber, number + 1)
             }
+            try sync()
+            for number in numbers { unlink(Self.file(number, in: path)) }
         }
     }
 

@@ -122,17 +122,18 @@ public final class Spool: Sendable {
     /// listed all the same: it is tried again later, never set aside for a passing error.
     public func recover() throws -> [QueueID] {
         var kept = false
-        try journal.takeOver { id, image in
+        try journal.takeOver(keeping: { id, image in
             let file = queueDirectory + "/" + id.text
             guard access(file, F_OK) != 0 else { return }  // kept before the crash
+            unlink(file + ".partial")  // left by a crash during an earlier recovery
             try Self.place(image, at: file)
             kept = true
-        }
-        if kept {
+        }, sync: {
+            guard kept else { return }
             let directory = open(queueDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
             defer { if directory >= 0 { Foundation.close(directory) } }
             guard directory >= 0, fsync(directory) == 0 else { throw SpoolError.io("fsync of the spool directory", errno) }
-        }
+        })
         let names = (try? FileManager.default.contentsOfDirectory(atPath: queueDirectory)) ?? []
         var ids: [QueueID] = []
         for name in names {

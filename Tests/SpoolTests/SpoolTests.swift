@@ -127,6 +127,9 @@ import Testing
         first.close()  // as after kill -9: nothing more is written; the page cache keeps the done record
         try await Task.sleep(for: .milliseconds(100))
 
+        // A crash during an earlier recovery left half a copy behind.
+        _ = FileManager.default.createFile(atPath: first.path + "/queue/\(waiting.id).partial", contents: Data("POSTERN".utf8))
+
         let again = try Spool(path: first.path)
         defer { again.close() }
         #expect(try again.recover() == [waiting.id])
