@@ -1,3 +1,4 @@
+import Synchronization
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -7,11 +8,8 @@ import Storage
 /// A real `postern serve` for mail tests: its own database, spool and config, one user `alice` whose
 /// default recipient is `alice@dest.test`, and an aiosmtpd sink (Tests/tools/sink.py) as its relay host.
 ///
-/// @unchecked Sendable, and safe as used: the only mutable state is `server` and `sink` (Foundation
-/// `Process`, not Sendable). Each node belongs to one test function, which starts, stops and reads them
-/// in sequence; the closures it hands to other threads (`waitUntil`, `offPool`) read only the `let`
-/// properties and the files on disk, never these two.
-public final class MailTestNode: @unchecked Sendable {
+/// The two child processes are held in mutexes, so a node may be read from any thread.
+public final class MailTestNode: Sendable {
     public let configPath: String
     public let folder: String
     public let smtpPort: UInt16
@@ -20,8 +18,8 @@ public final class MailTestNode: @unchecked Sendable {
     public let sinkFolder: String
     public let database: DatabaseURL
     public let token: String
-    private var server: Process?
-    private var sink: Process?
+    private let server = Mutex<Process?>(nil)
+    private let sink = Mutex<Process?>(nil)
     public var logPath: String { folder + "/serve.log" }
 
     /// `smtp` and `delivery` are extra YAML members of those sections (`{sink}` in `delivery` stands for
@@ -94,13 +92,15 @@ public final class MailTestNode: @unchecked Sendable {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
-        sink = process
+        sink.withLock { $0 = process }
         try await Self.waitForPort(sinkPort)
     }
 
     public func stopSink() {
-        if let sink, sink.isRunning { kill(sink.processIdentifier, SIGKILL) }
-        sink = nil
+        sink.withLock { sink in
+            if let running = sink, running.isRunning { kill(running.processIdentifier, SIGKILL) }
+            sink = nil
+        }
     }
 
     public func setSinkMode(_ mode: String) throws {
@@ -134,13 +134,14 @@ public final class MailTestNode: @unchecked Sendable {
 
     /// The memory the server process holds now (VmRSS), in KiB.
     public var serverMemoryKiB: Int {
-        guard let server, let status = try? String(contentsOfFile: "/proc/\(server.processIdentifier)/status", encoding: .utf8),
+        guard let pid = server.withLock({ $0?.processIdentifier }),
+              let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
         else { return 0 }
         return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
     }
 
-    public var serverIsRunning: Bool { server?.isRunning ?? false }
+    public var serverIsRunning: Bool { server.withLock { $0?.isRunning ?? false } }
 
     public func startServer() async throws {
         let log = FileManager.default.fileExists(atPath: logPath) ? FileHandle(forWritingAtPath: logPath)! : {
@@ -158,28 +159,36 @@ public final class MailTestNode: @unchecked Sendable {
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        server = process
+        server.withLock { $0 = process }
         try await Self.waitForPort(smtpPort)
         try await Self.waitForPort(apiPort)
     }
 
     /// kill -9: no chance to finish anything.
     public func killServer() {
-        if let server, server.isRunning { kill(server.processIdentifier, SIGKILL) }
+        signalServer(SIGKILL)
         waitGone()
     }
 
     /// SIGTERM, then wait for a clean exit.
     public func stopServer() {
-        if let server, server.isRunning { kill(server.processIdentifier, SIGTERM) }
+        signalServer(SIGTERM)
         waitGone()
     }
 
+    private func signalServer(_ signal: Int32) {
+        server.withLock { server in
+            if let running = server, running.isRunning { kill(running.processIdentifier, signal) }
+        }
+    }
+
     private func waitGone() {
-        guard let server else { return }
-        for _ in 0..<600 where server.isRunning { usleep(50_000) }
-        if server.isRunning { kill(server.processIdentifier, SIGKILL) }
-        self.server = nil
+        server.withLock { server in
+            guard let running = server else { return }
+            for _ in 0..<600 where running.isRunning { usleep(50_000) }
+            if running.isRunning { kill(running.processIdentifier, SIGKILL) }
+            server = nil
+        }
     }
 
     public func shutdown() {

@@ -1,18 +1,21 @@
+import Dispatch
 import Foundation
+import Synchronization
 
 /// A serial executor backed by one thread of its own.
 ///
 /// Each `MariaDBConnection` actor runs on one of these, so the blocking calls of Connector/C
 /// (connect, execute, fetch) stall only that connection's thread, never the cooperative pool
 /// or a NIO event loop.
-///
-/// @unchecked Sendable: checked by hand, and it holds. The only mutable state, `jobs` and `stopping`, is
-/// read and written solely while `condition` is locked; the thread is started once in `init` and never
-/// touched again.
-final class DedicatedThreadExecutor: SerialExecutor, @unchecked Sendable {
-    private let condition = NSCondition()
-    private var jobs: [UnownedJob] = []
-    private var stopping = false
+final class DedicatedThreadExecutor: SerialExecutor, Sendable {
+    private struct State {
+        var jobs: [UnownedJob] = []
+        var stopping = false
+    }
+
+    private let state = Mutex(State())
+    /// Signalled once for every job and for the shutdown; the thread takes whatever is queued.
+    private let wake = DispatchSemaphore(value: 0)
 
     init(name: String) {
         let thread = Thread { [self] in runLoop() }
@@ -23,10 +26,8 @@ final class DedicatedThreadExecutor: SerialExecutor, @unchecked Sendable {
 
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
-        condition.lock()
-        jobs.append(job)
-        condition.signal()
-        condition.unlock()
+        state.withLock { $0.jobs.append(job) }
+        wake.signal()
     }
 
     func asUnownedSerialExecutor() -> UnownedSerialExecutor {
@@ -35,25 +36,19 @@ final class DedicatedThreadExecutor: SerialExecutor, @unchecked Sendable {
 
     /// Lets the thread end once every job enqueued so far has run.
     func shutdown() {
-        condition.lock()
-        stopping = true
-        condition.signal()
-        condition.unlock()
+        state.withLock { $0.stopping = true }
+        wake.signal()
     }
 
     private func runLoop() {
-        var batch: [UnownedJob] = []
         while true {
-            condition.lock()
-            while jobs.isEmpty && !stopping { condition.wait() }
-            if jobs.isEmpty {
-                condition.unlock()
-                return
+            wake.wait()
+            let (batch, stopping) = state.withLock { state in
+                defer { state.jobs.removeAll(keepingCapacity: true) }
+                return (state.jobs, state.stopping)
             }
-            swap(&batch, &jobs)
-            condition.unlock()
             for job in batch { job.runSynchronously(on: asUnownedSerialExecutor()) }
-            batch.removeAll(keepingCapacity: true)
+            if stopping && batch.isEmpty && state.withLock({ $0.jobs.isEmpty }) { return }
         }
     }
 }
