@@ -38,16 +38,21 @@ public final class AliasRoutingCache: Sendable {
     }
 
     /// The kept answer for `email` (lower-cased domain, as looked up): `.some(nil)` for a kept
-    /// "no such alias", nil when nothing fresh is kept.
-    public func answer(for email: String, at now: TimeInterval) -> AliasRouting?? {
+    /// "no such alias", nil when nothing fresh is kept. `counting`: false for a look that may be
+    /// followed by the counted one (the caller counts a hit it used with `countHit`).
+    public func answer(for email: String, at now: TimeInterval, counting: Bool = true) -> AliasRouting?? {
         state.withLock { state in
             guard !state.suspended, let kept = state.kept[email], kept.until > now else {
-                state.misses += 1
+                if counting { state.misses += 1 }
                 return nil
             }
-            state.hits += 1
+            if counting { state.hits += 1 }
             return .some(kept.routing)
         }
+    }
+
+    public func countHit() {
+        state.withLock { $0.hits += 1 }
     }
 
     /// Where forgetting stands: read before asking the database, handed back to `keep`.

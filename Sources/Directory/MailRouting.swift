@@ -80,10 +80,14 @@ public struct MailRouting: Sendable {
     }
 
     /// The cache's fresh answer for `email`, without waiting: `.some(nil)` when it knows there is no
-    /// such alias, nil when it does not know (no cache, or nothing fresh kept).
+    /// such alias, nil when it does not know (no cache, or nothing fresh kept). Not counted: a caller
+    /// that decides with it calls `countCacheHit`; one that does not goes on to `alias(email:)`, which
+    /// counts.
     public func keptAlias(email: String, at now: Date = Date()) -> AliasRouting?? {
-        cache?.answer(for: email, at: now.timeIntervalSince1970)
+        cache?.answer(for: email, at: now.timeIntervalSince1970, counting: false)
     }
+
+    public func countCacheHit() { cache?.countHit() }
 
     /// Something that decides how mail is routed changed (an alias, a recipient, a user's settings):
     /// this node forgets its kept answers now, the others when they next read the counter (each second).

@@ -68,10 +68,14 @@ public struct RecipientPolicy: Sendable {
     public func decideNow(_ recipient: EmailAddress) -> (InboundSession.RecipientDecision, Reason)? {
         if let bounce = bounceDecision(recipient) { return bounce }
         guard let kept = routing.keptAlias(email: Self.lookupAddress(recipient)) else { return nil }
-        guard let alias = kept else {
-            return sharedDomains.contains(recipient.domain.lowercased()) ? (.reject(.unknownUser), .unknown_alias) : nil
+        let decision: (InboundSession.RecipientDecision, Reason)?
+        if let alias = kept {
+            decision = immediateDecision(recipient, alias: alias, reverseAlias: ReverseAlias(recipient))
+        } else {
+            decision = sharedDomains.contains(recipient.domain.lowercased()) ? (.reject(.unknownUser), .unknown_alias) : nil
         }
-        return immediateDecision(recipient, alias: alias, reverseAlias: ReverseAlias(recipient))
+        if decision != nil { routing.countCacheHit() }
+        return decision
     }
 
     private func bounceDecision(_ recipient: EmailAddress) -> (InboundSession.RecipientDecision, Reason)? {

@@ -170,6 +170,22 @@ public final class Spool: Sendable {
         return Array(Set(journaled + files)).sorted()
     }
 
+    /// Every queued message that can be read, in id order (`postern queue list`): the journal is read
+    /// once, not once a message.
+    public func loadAll() -> [(SpooledMessage, [UInt8])] {
+        var images: [QueueID: [UInt8]] = [:]
+        if journal.isOwned {
+            for id in journal.liveIDs { images[id] = try? journal.image(of: id) }
+        } else {
+            for (id, image) in journal.messagesOnDisk() { images[id] = image }
+        }
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: queueDirectory)) ?? [] {
+            guard let id = QueueID(name), images[id] == nil else { continue }
+            images[id] = try? Self.read(queueDirectory + "/" + name)
+        }
+        return images.sorted { $0.key < $1.key }.compactMap { id, image in try? Self.parse(image, id: id) }
+    }
+
     public func contains(_ id: QueueID) -> Bool {
         journal.contains(id) || access(queueDirectory + "/" + id.text, F_OK) == 0 || (!journal.isOwned && isInFirstAttempt(id))
     }

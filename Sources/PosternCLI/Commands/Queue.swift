@@ -42,9 +42,8 @@ struct QueueCommand: AsyncParsableCommand {
                 let spool = try QueueCommand.openSpool(global)
                 defer { spool.close() }
                 var local = 0
-                for id in spool.queuedIDs() {
-                    guard let (message, body) = try? spool.load(id) else { continue }
-                    QueueCommand.printLine(message, body: body, progress: spool.progress(of: id), place: "")
+                for (message, body) in spool.loadAll() {
+                    QueueCommand.printLine(message, body: body, progress: spool.progress(of: message.id), place: "")
                     local += 1
                 }
                 var shared = 0
