@@ -136,7 +136,8 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Storage"], path: "Tests/TestSupport"),
         .testTarget(name: "SpoolTests", dependencies: ["Spool"]),
         .testTarget(name: "RelayTests", dependencies: [
-            "Relay", "MailCore", "SMTPCore", "Spool", "SMTPClient", .product(name: "NIOEmbedded", package: "swift-nio"),
+            "Relay", "MailCore", "SMTPCore", "Spool", "SMTPClient", "TestSupport",
+            .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .testTarget(name: "MailFlowTests", dependencies: ["TestSupport", "Storage"]),
         .testTarget(name: "MailCoreTests", dependencies: ["MailCore", "TestSupport"], exclude: ["Corpus"]),

@@ -97,19 +97,46 @@ public final class SMTPClientConnection: Sendable {
         // All of it on the channel's event loop, in one hand-over: the timer, the write and the timer's
         // cancellation from another thread would each wake the loop.
         try await channel.eventLoop.flatSubmit {
-            let promise = channel.eventLoop.makePromise(of: [SMTPReply].self)
-            // A next hop that stops answering: closing the channel fails the exchange with the replies
-            // that did arrive; the timeout error covers the case where nothing is left to fail it.
-            let timer = channel.eventLoop.scheduleTask(in: timeout) {
-                channel.close(promise: nil)
-                channel.eventLoop.execute { promise.fail(SMTPClientError.timeout) }
+            startExchange(channel, bytes, replies: replies, timeout: timeout)
+        }.get()
+    }
+
+    /// Writes `bytes` and collects `replies` replies; called on the channel's event loop.
+    private static func startExchange(_ channel: any Channel, _ bytes: [UInt8], replies: Int, timeout: TimeAmount)
+        -> EventLoopFuture<[SMTPReply]>
+    {
+        let promise = channel.eventLoop.makePromise(of: [SMTPReply].self)
+        // A next hop that stops answering: closing the channel fails the exchange with the replies
+        // that did arrive; the timeout error covers the case where nothing is left to fail it.
+        let timer = channel.eventLoop.scheduleTask(in: timeout) {
+            channel.close(promise: nil)
+            channel.eventLoop.execute { promise.fail(SMTPClientError.timeout) }
+        }
+        promise.futureResult.whenComplete { _ in timer.cancel() }
+        // A write to a channel already closed never reaches the handler: its failure fails the exchange.
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { promise.fail($0) }
+        channel.writeAndFlush(SMTPExchange(bytes: bytes, replies: replies, promise: promise), promise: written)
+        return promise.futureResult
+    }
+
+    /// The pipelined envelope and, when DATA is answered 354, the body (`body` when a recipient was
+    /// accepted, else an empty message), chained on the event loop: the task waits once, not twice.
+    /// `final` is the reply to the body, or why it is missing (nil: the body was not sent).
+    private static func exchange(_ channel: any Channel, envelope: [UInt8], replies: Int, recipients: Int,
+                                 body: [UInt8], timeout: TimeAmount)
+        async throws -> (envelope: [SMTPReply], final: Result<SMTPReply, any Error>?)
+    {
+        try await channel.eventLoop.flatSubmit {
+            startExchange(channel, envelope, replies: replies, timeout: timeout).flatMap { got in
+                guard got.count == replies, got.last?.code == 354 else {
+                    return channel.eventLoop.makeSucceededFuture((got, nil))
+                }
+                let accepted = got.dropFirst().prefix(recipients).contains(where: \.isPositive)
+                return startExchange(channel, accepted ? body : Array(".\r\n".utf8), replies: 1, timeout: timeout)
+                    .map { (got, .success($0[0])) }
+                    .flatMapErrorWithEventLoop { error, loop in loop.makeSucceededFuture((got, .failure(error))) }
             }
-            promise.futureResult.whenComplete { _ in timer.cancel() }
-            // A write to a channel already closed never reaches the handler: its failure fails the exchange.
-            let written = channel.eventLoop.makePromise(of: Void.self)
-            written.futureResult.whenFailure { promise.fail($0) }
-            channel.writeAndFlush(SMTPExchange(bytes: bytes, replies: replies, promise: promise), promise: written)
-            return promise.futureResult
         }.get()
     }
 
@@ -126,7 +153,15 @@ public final class SMTPClientConnection: Sendable {
         do {
             if capabilities.pipelining {
                 let bytes = Array(commands.map { $0 + "\r\n" }.joined().utf8)
-                replies = try await Self.exchange(channel, bytes, replies: commands.count, timeout: timeout)
+                let outcome = try await Self.exchange(channel, envelope: bytes, replies: commands.count,
+                                                      recipients: transaction.recipients.count,
+                                                      body: transaction.encodedBody(), timeout: timeout)
+                replies = outcome.envelope
+                switch outcome.final {
+                case .success(let reply): final = reply
+                case .failure(SMTPClientError.partial(let got, _)): final = got.first
+                case .failure, nil: break
+                }
             } else {
                 for (index, command) in commands.enumerated() {
                     if index == commands.count - 1, !replies.dropFirst().contains(where: \.isPositive) { break }
@@ -138,8 +173,10 @@ public final class SMTPClientConnection: Sendable {
             let recipientReplies = Array(replies.dropFirst().prefix(transaction.recipients.count))
             let dataReply = replies.count == commands.count ? replies.last : nil
             if dataReply?.code == 354 {
-                let body = recipientReplies.contains(where: \.isPositive) ? transaction.encodedBody() : Array(".\r\n".utf8)
-                final = try await Self.exchange(channel, body, replies: 1, timeout: timeout)[0]
+                if !capabilities.pipelining {  // (pipelined: the body went with the envelope's exchange)
+                    let body = recipientReplies.contains(where: \.isPositive) ? transaction.encodedBody() : Array(".\r\n".utf8)
+                    final = try await Self.exchange(channel, body, replies: 1, timeout: timeout)[0]
+                }
             } else if replies.first?.isPositive == true {
                 // A connection that cannot be reset is not put back in the pool.
                 let reset = try? await Self.exchange(channel, Array("RSET\r\n".utf8), replies: 1, timeout: timeout)
