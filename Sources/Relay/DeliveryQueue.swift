@@ -215,7 +215,7 @@ public actor DeliveryQueue: Service {
             guard !entry.inFlight else { continue }
             entries[id]?.inFlight = true
             running += 1
-            Task { await self.attempt(id) }
+            Task(executorPreference: DeliveryThreads.shared) { await self.attempt(id) }
         }
         if dueHead == due.count {
             due.removeAll(keepingCapacity: true)
