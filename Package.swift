@@ -68,7 +68,7 @@ let package = Package(
                 "Storage",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]),
         // Mail authentication: SPF (RFC 7208), DKIM verification (RFC 6376), DMARC (RFC 7489) with a
         // shipped public-suffix list, over a TTL cache of `dns.resolver`'s answers.

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import Synchronization
 
 #if canImport(Glibc)
@@ -15,12 +16,7 @@ final class DeliveryThreads: TaskExecutor {
     /// One pool for the process, a thread per core.
     static let shared = DeliveryThreads(threads: max(2, ProcessInfo.processInfo.activeProcessorCount), nice: 10)
 
-    private struct Line {
-        var jobs: [UnownedJob] = []
-        var head = 0
-    }
-
-    private let line = Mutex(Line())
+    private let line = Mutex(CircularBuffer<UnownedJob>())
     private let ready = DispatchSemaphore(value: 0)
 
     private init(threads: Int, nice: Int32) {
@@ -40,23 +36,11 @@ final class DeliveryThreads: TaskExecutor {
 
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
-        line.withLock { $0.jobs.append(job) }
+        line.withLock { $0.append(job) }
         ready.signal()
     }
 
     private func next() -> UnownedJob? {
-        line.withLock { line in
-            guard line.head < line.jobs.count else { return nil }
-            let job = line.jobs[line.head]
-            line.head += 1
-            if line.head == line.jobs.count {
-                line.jobs.removeAll(keepingCapacity: true)
-                line.head = 0
-            } else if line.head > 1024 {
-                line.jobs.removeFirst(line.head)
-                line.head = 0
-            }
-            return job
-        }
+        line.withLock { $0.popFirst() }
     }
 }

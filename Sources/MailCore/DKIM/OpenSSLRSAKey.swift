@@ -3,12 +3,12 @@ import COpenSSL
 /// An RSA private key in the system's libcrypto, used to make DKIM's RSASSA-PKCS1-v1_5 signatures
 /// (the same bytes swift-crypto makes: the scheme is deterministic). libcrypto uses AVX-512 IFMA for
 /// 2048-bit keys where the CPU has it, about twice as fast as swift-crypto's BoringSSL there.
-// Why it is safe to share between threads (the compiler cannot see it through the C pointer): `key`
-// is set once in `init` and never changed or freed before `deinit`; libcrypto allows one `EVP_PKEY`
-// to be used by many threads at once as long as each operation has its own `EVP_PKEY_CTX`, which
-// `sign` makes and frees on every call.
-final class OpenSSLRSAKey: @unchecked Sendable {
-    private let key: OpaquePointer
+final class OpenSSLRSAKey: Sendable {
+    // Why sharing it between threads is safe (the compiler cannot see it through the C pointer, so
+    // only this property opts out of the check): `key` is set once in `init` and never changed or
+    // freed before `deinit`; libcrypto allows one `EVP_PKEY` to be used by many threads at once as
+    // long as each operation has its own `EVP_PKEY_CTX`, which `sign` makes and frees on every call.
+    private nonisolated(unsafe) let key: OpaquePointer
 
     /// nil when libcrypto cannot read `pem` as an RSA private key.
     init?(pem: String) {
