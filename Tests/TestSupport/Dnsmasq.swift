@@ -13,11 +13,22 @@ public final class Dnsmasq: Sendable {
     public init(port: UInt16, _ options: [String]) throws {
         self.port = port
         pidFile = NSTemporaryDirectory() + "postern-dnsmasq-\(port).pid"
-        let (status, output) = try MailTestNode.runBlocking(try ThrowawayMariaDB.locate("dnsmasq"), [
+        let arguments = [
             "--no-resolv", "--no-hosts", "--no-poll", "--listen-address=127.0.0.1", "--bind-interfaces", "--port=\(port)",
             "--local=/test/", "--local-ttl=300", "--user=root", "--pid-file=\(pidFile)",
-        ] + options)
-        guard status == 0 else { throw ThrowawayMariaDB.Missing(description: "dnsmasq did not start: \(output)") }
+        ] + options
+        // The port was found free for TCP and UDP, but a DNS client elsewhere in the test process may take
+        // it as its ephemeral UDP source port for a moment before dnsmasq binds: wait that out.
+        var attempt = 0
+        while true {
+            let (status, output) = try MailTestNode.runBlocking(try ThrowawayMariaDB.locate("dnsmasq"), arguments)
+            if status == 0 { break }
+            attempt += 1
+            guard output.contains("in use"), attempt < 50 else {
+                throw ThrowawayMariaDB.Missing(description: "dnsmasq did not start: \(output)")
+            }
+            usleep(100_000)
+        }
     }
 
     public func stop() {

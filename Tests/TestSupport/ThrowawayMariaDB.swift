@@ -138,7 +138,7 @@ public struct ThrowawayMariaDB: Sendable {
 
 func shellQuoted(_ word: String) -> String { "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'" }
 
-/// A loopback TCP port nobody listens on right now.
+/// A loopback port nobody uses right now, for TCP and for UDP (dnsmasq binds both).
 public enum FreePort {
     /// Ports already handed out in this process: the kernel may offer a just-closed port again, and two
     /// listeners of one test must never get the same one.
@@ -147,9 +147,25 @@ public enum FreePort {
     public static func find() throws -> UInt16 {
         for _ in 0..<100 {
             let port = try probe()
+            guard udpFree(port) else { continue }
             if given.withLock({ $0.insert(port).inserted }) { return port }
         }
         throw ThrowawayMariaDB.Missing(description: "no free port")
+    }
+
+    private static func udpFree(_ port: UInt16) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = port.bigEndian
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
     }
 
     private static func probe() throws -> UInt16 {
