@@ -47,7 +47,7 @@ extension DeliveryQueue {
         try await spool.store(message, body: body)
         logger.info("queued", metadata: ["queue_id": "\(message.id)", "to": "\(message.deliveries.map(\.recipient).joined(separator: ","))",
                                          "what": "\(what)"])
-        enqueue(message, body: body)
+        _ = admit(message, body: body)  // made by a delivery: never held back
     }
 
     public struct ResendProblem: Error, CustomStringConvertible {

@@ -13,6 +13,7 @@ public final class NodeMetrics: Sendable {
         var active = 0
         var movedToShared = 0
         var takenFromShared = 0
+        var heldBack = 0
     }
 
     private let counts = Mutex(Counts())
@@ -28,6 +29,7 @@ public final class NodeMetrics: Sendable {
     func setActive(_ active: Bool) { counts.withLock { $0.active = active ? 1 : 0 } }
     func movedToShared() { counts.withLock { $0.movedToShared += 1 } }
     func takenFromShared() { counts.withLock { $0.takenFromShared += 1 } }
+    func heldBack() { counts.withLock { $0.heldBack += 1 } }
 
     public var queueDepth: Int { counts.withLock { $0.queueDepth } }
 
@@ -53,6 +55,9 @@ public final class NodeMetrics: Sendable {
                [("", c.movedToShared)])
         metric("postern_shared_queue_taken_total", "counter", "Messages taken from the shared deferred queue to retry here.",
                [("", c.takenFromShared)])
+        metric("postern_sessions_held_back_total", "counter",
+               "Times a session waited before its 250 because new mail was waiting to be delivered (in-flow delay).",
+               [("", c.heldBack)])
         if let aliasCache {
             metric("postern_alias_cache_lookups_total", "counter", "RCPT-time alias lookups, answered from the cache (hit) or the database (miss).",
                    [("{result=\"hit\"}", aliasCache.hits), ("{result=\"miss\"}", aliasCache.misses)])

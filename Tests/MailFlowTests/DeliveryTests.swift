@@ -48,6 +48,33 @@ import Testing
         #expect(!metrics.contains("postern_deliveries_deferred_total 0\n"))
     }
 
+    /// More new mail waiting to start than there are places: the session that brings it waits before
+    /// its 250 (in-flow delay), for a bounded time, and no message is lost.
+    @Test func sessionsAreHeldBackWhileNewMailWaitsForAPlace() async throws {
+        let node = try await MailTestNode(delivery: "first_retry: 1s, max_retry_interval: 2s, max_lifetime: 1h, concurrency: 1, timeout: 4s")
+        defer { node.shutdown() }
+        try await start(node, sinkMode: "hang")
+        // The first takes the only place (and hangs at the sink); the second waits within the limit.
+        _ = try await send(node, subject: "one")
+        _ = try await send(node, subject: "two")
+        var held: [Double] = []
+        for subject in ["three", "four"] {
+            let started = Date()
+            _ = try await send(node, subject: subject)
+            held.append(Date().timeIntervalSince(started))
+        }
+        #expect(held.allSatisfy { $0 >= 0.9 && $0 < 10 }, "held back about a second each, then accepted: \(held)")
+        let metrics = try await node.get("/metrics").1
+        #expect(metrics.contains("postern_sessions_held_back_total 2\n"), "\(metrics)")
+
+        try node.setSinkMode("ok")
+        #expect(await node.waitUntil { node.received().count == 4 }, "\(node.log)")
+        let received = node.received()
+        for subject in ["one", "two", "three", "four"] {
+            #expect(received.filter { $0.message.contains("Subject: \(subject)") }.count == 1, "\(subject)")
+        }
+    }
+
     @Test func permanentRefusalBecomesAFailedDelivery() async throws {
         let node = try await MailTestNode()
         defer { node.shutdown() }

@@ -8,36 +8,33 @@ import Glibc
 
 @testable import Relay
 
-private actor NiceCounter {
+private actor PolicyCounter {
     var seen: [Int32] = []
-    func note() { seen.append(DeliveryThreadsTests.niceness()) }
+    func note() { seen.append(DeliveryThreadsTests.policy()) }
 }
 
-/// Delivery attempts run on the node's lower-priority threads, and every job given to them runs.
+/// Delivery attempts run on the node's lowest-priority threads, and every job given to them runs.
 @Suite struct DeliveryThreadsTests {
-    /// The nice value of the thread this runs on.
-    static func niceness() -> Int32 {
-        errno = 0
-        return getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
-    }
+    /// The scheduling policy of the thread this runs on.
+    static func policy() -> Int32 { sched_getscheduler(0) }
 
-    @Test func aTaskThatPrefersThemRunsAtNiceTen() async {
-        let outside = Self.niceness()
-        let inside = await Task(executorPreference: DeliveryThreads.shared) { Self.niceness() }.value
-        #expect(inside == 10)
-        #expect(outside < 10, "the rest of the node keeps its priority")
+    @Test func aTaskThatPrefersThemRunsUnderTheIdlePolicy() async {
+        let outside = Self.policy()
+        let inside = await Task(executorPreference: DeliveryThreads.shared) { Self.policy() }.value
+        #expect(inside == 5, "SCHED_IDLE")
+        #expect(outside == 0, "SCHED_OTHER: the rest of the node keeps its priority")
     }
 
     @Test func childTasksAndActorsCalledFromThereRunThereToo() async {
-        let counter = NiceCounter()
+        let counter = PolicyCounter()
         let values = await Task(executorPreference: DeliveryThreads.shared) {
             await withTaskGroup(of: Int32.self) { group in
-                for _ in 0..<8 { group.addTask { await counter.note(); return Self.niceness() } }
+                for _ in 0..<8 { group.addTask { await counter.note(); return Self.policy() } }
                 return await group.reduce(into: []) { $0.append($1) }
             }
         }.value
-        #expect(values == Array(repeating: 10, count: 8))
-        #expect(await counter.seen == Array(repeating: 10, count: 8))
+        #expect(values == Array(repeating: 5, count: 8))
+        #expect(await counter.seen == Array(repeating: 5, count: 8))
     }
 
     @Test func everyJobRunsUnderLoad() async {

@@ -6,6 +6,7 @@ With CERT and KEY (PEM files) the sink offers STARTTLS, and records whether each
 Each message is written to DIR as NNNNNN.eml, with its envelope in NNNNNN.json. The answer to RCPT is
 read from DIR/mode on every command, so a test can switch it while the sink runs:
   ok (default) | tempfail (451 4.3.0) | permfail (550 5.1.1) | permfail ADDRESS... (550 for those only)
+  | hang (never answers RCPT: the client's timeout ends the session)
 """
 import asyncio, json, os, ssl, sys, threading
 from aiosmtpd.controller import Controller
@@ -26,6 +27,8 @@ def mode():
 class Handler:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         m = mode()
+        if m == "hang":
+            await asyncio.sleep(3600)
         if m == "tempfail":
             return "451 4.3.0 try again later"
         if m == "permfail" or (m.startswith("permfail ") and address in m.split()[1:]):
