@@ -218,10 +218,10 @@ public actor DeliveryQueue: Service {
     /// Mail coming in faster than it goes out: when more new messages wait to start than there are places,
     /// the session that brought the last one waits (its message is already on disk) until the line is
     /// back to the number of places, at most `inflowDelay`, and then answers 250 anyway. Like Postfix's
-    /// `in_flow_delay`: without it, attempts (which run under `SCHED_IDLE`) would get no CPU from
-    /// sessions that keep a machine busy, and accepted mail would pile up in memory. The wait is
-    /// bounded so that a next hop that hangs slows clients down but never makes them time out and send
-    /// again.
+    /// `in_flow_delay`: without it, attempts (which run at a lower priority, `DeliveryThreads`) could
+    /// get too little CPU from sessions that keep a machine busy, and accepted mail would pile up in
+    /// memory. The wait is bounded so that a next hop that hangs slows clients down but never makes
+    /// them time out and send again.
     private func holdBackWhileBehind() async {
         guard newMailWaiting.count > settings.concurrency, settings.inflowDelay > .zero, !stopping else { return }
         metrics.heldBack()
@@ -265,7 +265,7 @@ public actor DeliveryQueue: Service {
             guard !entry.inFlight else { continue }
             entries[id]?.inFlight = true
             running += 1
-            Task(executorPreference: DeliveryThreads.shared) { await self.attempt(id) }
+            Task(executorPreference: DeliveryThreads.busy) { await self.attempt(id) }
         }
         if dueHead == due.count {
             due.removeAll(keepingCapacity: true)
@@ -341,6 +341,7 @@ public actor DeliveryQueue: Service {
         // Judged once, on the message as received (before a banner is added to any copy).
         let senderEncrypted = groups.keys.contains { $0.encryption != nil } && EncryptedMessage.isEncrypted(body)
         let now = Date()
+        let threads = DeliveryThreads.forLoad(running: running - 1)
         let results = await withTaskGroup(of: [(Int, SMTPClientTransaction.Outcome, String)].self) { group in
             for (key, indexes) in groups {
                 let signer = settings.dkim?.signer(for: signingDomain(for: key.alias))
@@ -351,27 +352,34 @@ public actor DeliveryQueue: Service {
                     NodeSignature.bounceReference(alias: key.alias, bounceAddress: sender, secret: $0.secret)
                 }
                 group.addTask {
-                    // Rewriting and signing run here, beside other deliveries, not on the queue's actor.
-                    var forwarded = body
-                    if !key.asWritten, let alias = try? EmailAddress(parsing: key.alias) {
-                        forwarded = ForwardedMessage.rewrite(body, alias: alias, envelopeSender: originalSender, style: key.style,
-                                                             deactivateLink: link, reference: reference)
-                    }
-                    if let encryption = key.encryption {
-                        switch await self.encryptedCopy(forwarded, senderEncrypted: senderEncrypted,
-                                                        delivery: message.deliveries[indexes[0]], encryption: encryption,
-                                                        isRetry: isRetry, queueID: id) {
-                        case .send(let copy): forwarded = copy
-                        case .stop(let outcome, let hop): return indexes.map { ($0, outcome, hop) }
+                    // Rewriting, encrypting and signing, the CPU work, on `threads` (the idle-class
+                    // pool under a light load, `DeliveryThreads`); the SMTP exchange where the attempt
+                    // runs, at nice 10.
+                    let copy = await withTaskExecutorPreference(threads) { () async -> PreparedCopy in
+                        var forwarded = body
+                        if !key.asWritten, let alias = try? EmailAddress(parsing: key.alias) {
+                            forwarded = ForwardedMessage.rewrite(body, alias: alias, envelopeSender: originalSender, style: key.style,
+                                                                 deactivateLink: link, reference: reference)
                         }
-                    }
-                    var signed = forwarded
-                    if let signer {
+                        if let encryption = key.encryption {
+                            let encrypted = await self.encryptedCopy(forwarded, senderEncrypted: senderEncrypted,
+                                                                     delivery: message.deliveries[indexes[0]], encryption: encryption,
+                                                                     isRetry: isRetry, queueID: id)
+                            guard case .send(let copy) = encrypted else { return encrypted }
+                            forwarded = copy
+                        }
+                        guard let signer else { return .send(forwarded) }
                         do {
-                            signed = try signer.signatureField(for: forwarded, at: now) + forwarded
+                            return .send(try signer.signatureField(for: forwarded, at: now) + forwarded)
                         } catch {
                             self.logger.error("DKIM signing failed", metadata: ["queue_id": "\(id)", "error": "\(error)"])
+                            return .send(forwarded)
                         }
+                    }
+                    let signed: [UInt8]
+                    switch copy {
+                    case .send(let ready): signed = ready
+                    case .stop(let outcome, let hop): return indexes.map { ($0, outcome, hop) }
                     }
                     return await self.deliver(indexes.map { message.deliveries[$0].recipient }, domain: key.recipientDomain,
                                               sender: sender, body: signed, needsUTF8: needsUTF8)
