@@ -14,7 +14,7 @@ import Glibc
 /// - `busy`, at nice 10: every attempt runs here, its bookkeeping on the queue's actor and its SMTP
 ///   exchange included (short stretches). A lower priority that still gets its share keeps delivering
 ///   in step with accepting, and the queue's actor, which sessions also need, is never held by a
-///   thread that cannot get the CPU.
+///   thread of the idle class, which might not get the CPU back for a long time on a busy machine.
 /// - `quiet`, under `SCHED_IDLE`, the kernel's lowest class, for the CPU work of a copy (rewriting,
 ///   encrypting, signing) while fewer than `busyFrom` attempts run: such a thread gives the CPU up the
 ///   moment anything else wakes, so a session's event loop never waits behind a signature (at nice 10
