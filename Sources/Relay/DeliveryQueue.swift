@@ -22,7 +22,7 @@ public actor DeliveryQueue: Service {
         public var concurrency: Int
         public var timeout: Duration
         /// The longest a session is held back before its 250 while new mail waits for a place
-        /// (`holdBackWhileBehind`); zero: never.
+        /// (`InflowDelay`); zero: never.
         public var inflowDelay: Duration
         /// Offered to next hops that announce STARTTLS.
         public var tls: NIOSSLContext?
@@ -94,11 +94,7 @@ public actor DeliveryQueue: Service {
     private struct AcceptKey: Hashable { var userID: String; var hour: Date }
     var running = 0
     private var stopping = false
-    /// New mail (not retries) in `due`, not started yet.
-    private var newMailWaiting: Set<QueueID> = []
-    /// Sessions held back before their 250 (`holdBackWhileBehind`), by the order they came in.
-    private var heldBack: [Int: CheckedContinuation<Void, Never>] = [:]
-    private var nextHold = 0
+    private var inflow = InflowDelay()
     /// When each user was last sent each kind of notice (`DeliveryQueue+Notices`).
     var lastNotice: [String: Date] = [:]
 
@@ -163,7 +159,7 @@ public actor DeliveryQueue: Service {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(250)) }
         }
         stopping = true
-        releaseHeldBack()
+        for session in inflow.releaseAll() { session.resume() }
         // Attempts in progress finish (their outcome is recorded); nothing new starts.
         for _ in 0..<600 where running > 0 {
             try? await Task.sleep(for: .milliseconds(100))
@@ -207,40 +203,24 @@ public actor DeliveryQueue: Service {
         for userID in Set(message.deliveries.compactMap(\.userID)) { unsavedAccepts[AcceptKey(userID: userID, hour: hour), default: 0] += 1 }
         entries[message.id] = Entry(message: message, body: body, progress: DeliveryProgress(nextAttemptAt: Date()))
         markDue(message.id)
-        newMailWaiting.insert(message.id)
+        inflow.arrived(message.id)
         metrics.setQueueDepth(entries.count)
         startDue()
         return true
     }
 
-    // MARK: - In-flow delay
-
-    /// Mail coming in faster than it goes out: when more new messages wait to start than there are places,
-    /// the session that brought the last one waits (its message is already on disk) until the line is
-    /// back to the number of places, at most `inflowDelay`, and then answers 250 anyway. Like Postfix's
-    /// `in_flow_delay`: without it, attempts (which run at a lower priority, `DeliveryThreads`) could
-    /// get too little CPU from sessions that keep a machine busy, and accepted mail would pile up in
-    /// memory. The wait is bounded so that a next hop that hangs slows clients down but never makes
-    /// them time out and send again.
+    /// Holds the session back before its 250 while new mail piles up (`InflowDelay`).
     private func holdBackWhileBehind() async {
-        guard newMailWaiting.count > settings.concurrency, settings.inflowDelay > .zero, !stopping else { return }
+        guard inflow.isBehind(places: settings.concurrency), settings.inflowDelay > .zero, !stopping else { return }
         metrics.heldBack()
-        let hold = nextHold
-        nextHold += 1
         let delay = settings.inflowDelay
-        Task {
-            try? await Task.sleep(for: delay)
-            self.release(hold)
+        await withCheckedContinuation { session in
+            let number = inflow.hold(session)
+            Task {
+                try? await Task.sleep(for: delay)
+                self.inflow.release(number)?.resume()
+            }
         }
-        await withCheckedContinuation { heldBack[hold] = $0 }
-    }
-
-    private func release(_ hold: Int) {
-        heldBack.removeValue(forKey: hold)?.resume()
-    }
-
-    private func releaseHeldBack() {
-        for hold in heldBack.keys.sorted() { release(hold) }
     }
 
     // MARK: - Attempts
@@ -259,7 +239,7 @@ public actor DeliveryQueue: Service {
         while running < settings.concurrency, dueHead < due.count {
             let id = due[dueHead]
             dueHead += 1
-            newMailWaiting.remove(id)
+            inflow.leftTheLine(id)
             guard let entry = entries[id], entry.isDue else { continue }
             entries[id]?.isDue = false
             guard !entry.inFlight else { continue }
@@ -274,7 +254,7 @@ public actor DeliveryQueue: Service {
             due.removeFirst(dueHead)
             dueHead = 0
         }
-        if !heldBack.isEmpty, newMailWaiting.count <= settings.concurrency { releaseHeldBack() }
+        for session in inflow.releaseAll(places: settings.concurrency) { session.resume() }
     }
 
     /// Puts an entry in line to start (once).

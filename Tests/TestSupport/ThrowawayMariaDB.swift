@@ -154,28 +154,22 @@ public enum FreePort {
     }
 
     private static func udpFree(_ port: UInt16) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = port.bigEndian
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-            }
-        }
+        (try? bindLoopback(SOCK_DGRAM, port: port)) != nil
     }
 
     private static func probe() throws -> UInt16 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try bindLoopback(SOCK_STREAM, port: 0)
+    }
+
+    /// Binds a socket of `type` to 127.0.0.1:`port` (0: any), closes it, and returns the port it got.
+    private static func bindLoopback(_ type: __socket_type, port: UInt16) throws -> UInt16 {
+        let fd = socket(AF_INET, Int32(type.rawValue), 0)
         guard fd >= 0 else { throw ThrowawayMariaDB.Missing(description: "socket() failed") }
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
+        address.sin_port = port.bigEndian
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
